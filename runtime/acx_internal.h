@@ -1,0 +1,118 @@
+/* acx_internal.h - what the runtime's modules share and users never see.
+ *
+ * Tasks, the per-thread loop, the timer heap and the poller backend.  Every
+ * name here is acx__ (internal); nothing here is part of the ABI that
+ * generated code relies on (that is acx_abi.h).
+ */
+#ifndef ACX_INTERNAL_H
+#define ACX_INTERNAL_H
+
+#include <stdint.h>
+
+#include "acx.h"
+
+/* ---- tasks ------------------------------------------------------------ */
+
+/* Task flags. */
+enum {
+    ACX__T_READY = 1u << 0,    /* linked in the loop's ready FIFO */
+    ACX__T_DONE = 1u << 1,     /* the root frame returned ACX__DONE */
+    ACX__T_RELEASED = 1u << 2, /* the owner let go: free once done */
+    ACX__T_MAIN = 1u << 3,     /* acx_run's task: acx_run frees it */
+};
+
+/* A task is the header of a boxed frame: acx__coro_alloc puts it right
+ * before the frame in the same allocation, so spawning allocates nothing
+ * and the root frame is always at (t + 1).  Its size is a multiple of 16 so
+ * the frame keeps malloc's alignment; 32 bytes because memory per
+ * suspended task is a design goal. */
+struct acx_task {
+    acx_coro *top;        /* innermost frame: the one to resume */
+    acx_task *next;       /* link in the ready FIFO */
+    acx__waiter *waiters; /* awaiting tasks: the TAIL of a circular list,
+                           * so appending and waking in order are O(1) */
+    uint32_t flags;       /* ACX__T_* */
+    uint32_t idx;         /* position in the loop's task registry */
+};
+
+_Static_assert(sizeof(struct acx_task) % 16 == 0,
+               "the frame after a task must keep malloc's alignment");
+
+static inline acx_coro *acx__task_root(const acx_task *t)
+{
+    return (acx_coro *)(uintptr_t)(t + 1);
+}
+
+static inline acx_task *acx__coro_task(acx_coro *c)
+{
+    return (acx_task *)(void *)c - 1;
+}
+
+/* Park helper of acx__park (acx_abi.h declares it only inside that inline
+ * function; this file-scope prototype is for coro.c). */
+void acx__set_top(acx_coro *frame);
+
+/* Resume T until it suspends or finishes (the driver). */
+void acx__task_run(acx_task *t);
+
+/* Free T and every boxed frame of its await chain without running it. */
+void acx__task_destroy(acx_task *t);
+
+/* Hand RESULT to the await frame that owns W (the awaited task finished). */
+void acx__waiter_deliver(acx__waiter *w, int result);
+
+/* ---- timers: a 4-ary min-heap keyed by (deadline, seq) ----------------- */
+
+typedef struct acx__heap {
+    acx__timer **v;
+    uint32_t n, cap;
+    uint32_t seq; /* next arrival number */
+} acx__heap;
+
+void acx__heap_init(acx__heap *h);
+void acx__heap_free(acx__heap *h);
+int acx__heap_add(acx__heap *h, acx__timer *t);
+void acx__heap_remove(acx__heap *h, acx__timer *t);
+acx__timer *acx__heap_pop(acx__heap *h);
+
+static inline acx__timer *acx__heap_peek(const acx__heap *h)
+{
+    return h->n ? h->v[0] : NULL;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t acx__now_ns(void);
+
+/* ---- the poller backend (poll_epoll.c): the loop's only door to epoll -- */
+
+typedef struct acx__poll {
+    int epfd; /* the epoll instance */
+    int evfd; /* eventfd: wakes a waiting loop from any thread */
+} acx__poll;
+
+int acx__poll_open(acx__poll *p);
+void acx__poll_close(acx__poll *p);
+int acx__poll_wait(acx__poll *p, int timeout_ms);
+int acx__poll_wake(acx__poll *p);
+
+/* ---- the loop --------------------------------------------------------- */
+
+struct acx__loop {
+    acx_task *ready_head, *ready_tail; /* the ready FIFO */
+    acx__heap timers;
+    acx_task **tasks; /* registry of live tasks, for teardown */
+    uint32_t ntasks, cap;
+    acx__poll poll;
+    acx_task *main;
+};
+
+/* The loop running in this thread, or NULL. */
+extern __thread struct acx__loop *acx__loop_cur;
+
+/* Append T to the ready FIFO of this thread's loop (no-op if queued). */
+void acx__ready(acx_task *t);
+
+int acx__registry_add(struct acx__loop *l, acx_task *t);
+void acx__registry_del(struct acx__loop *l, acx_task *t);
+
+#endif

@@ -1,0 +1,57 @@
+/* coro.c - boxed frames and the running task's innermost frame.
+ *
+ * A boxed frame shares one malloc with the task header that precedes it,
+ * so acx_spawn of a coroutine object allocates nothing more.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acx_internal.h"
+
+__thread acx_task *acx__cur_task;
+__thread char *acx__stack_floor;
+
+acx_coro *acx__coro_alloc(size_t size, const acx__info *info)
+{
+    /* Every frame holds at least the header and the state. */
+    if (size < sizeof(acx_coro) + sizeof(uint32_t) ||
+        size > SIZE_MAX - sizeof(acx_task))
+        return NULL;
+    acx_task *t = malloc(sizeof *t + size);
+    if (t == NULL)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    /* Only the prefix is set: the constructor initialises the rest, and
+     * not touching it keeps untouched pages of big frames out of RSS. */
+    acx_coro *c = acx__task_root(t);
+    c->info = info;
+    c->parent = NULL;
+    ACX__STATE(c) = 0;
+    return c;
+}
+
+void acx_coro_free(acx_coro *coro)
+{
+    if (coro != NULL)
+        free(acx__coro_task(coro));
+}
+
+int acx__push(acx_coro *child)
+{
+    acx__cur_task->top = child;
+    return ACX__TRAMPOLINE;
+}
+
+void acx__set_top(acx_coro *frame)
+{
+    acx__cur_task->top = frame;
+}
+
+void acx__oom(const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: acx: out of memory for a boxed await\n", file,
+            line);
+    abort();
+}

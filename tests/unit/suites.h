@@ -1,0 +1,21 @@
+/* suites.h - the CUnit suites of tests/unit; each file adds one suite. */
+#ifndef ACX_TEST_SUITES_H
+#define ACX_TEST_SUITES_H
+
+struct acx_test_suite {
+    const char *name;
+    int (*add)(void); /* registers the suite; 0 on success */
+};
+
+int acx_test_add_lexer(void);
+int acx_test_add_parser(void);
+int acx_test_add_runtime(void);
+
+static const struct acx_test_suite acx_test_suites[] = {
+    {"lexer", acx_test_add_lexer},
+    {"parser", acx_test_add_parser},
+    {"runtime", acx_test_add_runtime},
+    {0, 0},
+};
+
+#endif
