@@ -142,6 +142,25 @@ TSAN := -fsanitize=thread
 check-tsan: $(DEPS_STAMP)
 	$(MAKE) BUILD=$(BUILD)/tsan SAN="$(TSAN)" OPT=-O1 check-unit
 
+# ---- benchmarks: figures beside baselines, printed, never a pass/fail
+bench: all
+	bench/run.sh $(BUILD)
+
+# ---- fuzzing: libFuzzer on the front end and generator (clang)
+FUZZ_TIME ?= 60
+FUZZ_SRC := tests/fuzz/fuzz_acxc.c $(DSL_C) $(filter-out gen/main.c,$(GEN_C)) \
+            $(BUILD)/dsl/lexer.c $(BUILD)/dsl/parser.c
+$(BUILD)/fuzz_acxc: $(FUZZ_SRC) $(BUILD)/dsl/parser.h
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(FRONT_CFLAGS) \
+	    -o $@ $(FUZZ_SRC)
+check-fuzz: $(BUILD)/fuzz_acxc
+	@mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/fuzz_acxc -max_total_time=$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 $(BUILD)/fuzz-corpus tests/corpus/acxc
+	@for f in tests/corpus/acxc/*; do \
+	    $(BUILD)/fuzz_acxc $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
+	done; echo "check-fuzz: corpus replays clean"
+
 clean:
 	rm -rf $(BUILD)
 

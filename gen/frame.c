@@ -736,7 +736,8 @@ int frame_analyse(gen *g, afunc *f)
         l->field = field_name(&w, l);
         l->where = f->root;
         layout_field(f->root, gen_printf(g, "%s%s",
-                                         render_specs(g, p->a, 1),
+                                         render_specs(g, p->a,
+                                                      declr_plain(p->b)),
                                          render_declarator(g, p->b, l->field,
                                                            0, 1)),
                      name->tok);

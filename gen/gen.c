@@ -102,9 +102,9 @@ static void check_discard(checker *c, node *e)
     const char *s = tok_str(c->g->src, fn->tok, &n);
     afunc *f = gen_find(c->g, s, n);
     if (f)
-        diag_warning(c->g->src, fn->tok, "the coroutine object '%s(...)' "
-                     "creates is discarded: it never runs and leaks; await "
-                     "it, pass it to acx_spawn or acx_run, or free it with "
+        diag_warning(c->g->src, fn->tok, "coroutine object from '%s(...)' "
+                     "is discarded: it never runs and leaks; await it, pass "
+                     "it to acx_spawn or acx_run, or free it with "
                      "acx_coro_free", f->name);
 }
 
@@ -338,7 +338,10 @@ static void emit_function(gen *g, afunc *f)
                 l = x;
         if (!l)
             continue;
-        ob_printf(o, ", %s%s", render_specs(g, p->a, 1),
+        node *pd = p->b;
+        while (pd && pd->kind == D_PAREN)
+            pd = pd->a;
+        ob_printf(o, ", %s%s", render_specs(g, p->a, pd && pd->kind == D_NAME),
                   render_declarator(g, p->b, l->field, 0, 1));
     }
     ob_printf(o, ")\n{\n    acx__f->acx__hdr.info = &acx__info_%s;\n"
@@ -484,6 +487,8 @@ int gen_unit(gen *g)
         ob_sync(o, n->last); /* the copy goes on from the end of N's line */
     }
     ob_raw(o, pos, (uint32_t)s->len);
+    ob_nl(o);
+    ob_puts(o, "\n/* acxc: generated code follows */\n");
     for (afunc *f = g->funcs; f; f = f->next)
         emit_function(g, f);
     for (afunc *f = g->funcs; f; f = f->next) {
