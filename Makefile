@@ -21,7 +21,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-unit check-run check-diag check-golden \
+.PHONY: all deps demo check check-unit check-run check-diag check-golden check-ccerr \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -125,12 +125,15 @@ check-run: $(ACXC) $(LIBACX)
 check-diag: $(ACXC)
 	@scripts/run-tests.sh diag $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
+check-ccerr: $(ACXC)
+	@scripts/run-tests.sh ccerr $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
+
 check-golden: $(ACXC)
 	@scripts/run-tests.sh golden $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 golden-update: $(ACXC)
 	@UPDATE=1 scripts/run-tests.sh golden $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
-check: all check-unit check-golden check-diag check-run
+check: all check-unit check-golden check-diag check-ccerr check-run
 	@echo "make check: all suites passed"
 
 ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \

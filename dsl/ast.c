@@ -405,17 +405,42 @@ node *build_complit(acx_parse *c, uint32_t l, node *type, node *init,
 
 /* ---- errors --------------------------------------------------------- */
 
-void build_syntax_error(acx_parse *c, int major, uint32_t tok)
+static const char *closer_text(int kind)
+{
+    switch (kind) {
+    case TK_SEMI: return ";";
+    case TK_RPAREN: return ")";
+    case TK_RBRACKET: return "]";
+    case TK_RBRACE: return "}";
+    case TK_COLON: return ":";
+    case TK_NUMBER: return "expression";
+    }
+    return NULL;
+}
+
+void build_syntax_error(acx_parse *c, int major, uint32_t tok, int expected)
 {
     c->syntax_errors++;
+    const char *want = closer_text(expected);
     if (major == 0 || tok >= c->src->ntoks) {
-        diag_error(c->src, c->src->ntoks ? c->src->ntoks - 1 : 0,
-                   "unexpected end of file");
+        uint32_t at = c->src->ntoks ? c->src->ntoks - 1 : 0;
+        if (want)
+            diag_error(c->src, at, expected == TK_NUMBER
+                       ? "expected %s at end of input"
+                       : "expected '%s' at end of input", want);
+        else
+            diag_error(c->src, at, "unexpected end of input");
         return;
     }
     acx_tok *t = &TOKS(c)[tok];
-    diag_error(c->src, tok, "syntax error before '%.*s'",
-               (int)(t->len > 40 ? 40 : t->len), c->src->buf + t->off);
+    int len = (int)(t->len > 40 ? 40 : t->len);
+    if (want)
+        diag_error(c->src, tok, expected == TK_NUMBER
+                   ? "expected %s before '%.*s'" : "expected '%s' before '%.*s'",
+                   want, len, c->src->buf + t->off);
+    else
+        diag_error(c->src, tok, "syntax error before '%.*s'", len,
+                   c->src->buf + t->off);
 }
 
 void build_overflow(acx_parse *c)

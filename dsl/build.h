@@ -41,7 +41,7 @@ node *build_prefix(acx_parse *c, int kind, uint32_t op, node *e);
 node *build_postfix(acx_parse *c, int kind, node *e, node *x, uint32_t r);
 node *build_complit(acx_parse *c, uint32_t l, node *type, node *init,
                     uint32_t r);
-void build_syntax_error(acx_parse *c, int major, uint32_t tok);
+void build_syntax_error(acx_parse *c, int major, uint32_t tok, int expected);
 void build_overflow(acx_parse *c);
 
 #endif

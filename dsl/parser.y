@@ -22,7 +22,33 @@
 #include "build.h"
 }
 
-%syntax_error { build_syntax_error(ctx, yymajor, TOKEN); }
+/* Name the missing closer when exactly one of them could come next. */
+%syntax_error {
+    static const int closers[] = {TK_SEMI, TK_RPAREN, TK_RBRACKET,
+                                  TK_RBRACE, TK_COLON};
+    int expected = 0, n = 0;
+    for (unsigned i = 0; i < sizeof closers / sizeof closers[0]; i++) {
+        YYACTIONTYPE act = yy_find_shift_action((YYCODETYPE)closers[i],
+                                                yypParser->yytos->stateno);
+        if (act != YY_ERROR_ACTION && act < YY_MIN_REDUCE) {
+            expected = closers[i];
+            n++;
+        }
+    }
+    if (yymajor == 0 && yy_find_shift_action((YYCODETYPE)TK_RBRACE,
+            yypParser->yytos->stateno) < YY_MIN_REDUCE) {
+        expected = TK_RBRACE; /* an unclosed block */
+        n = 1;
+    }
+    if (n != 1) { /* or an expression? */
+        YYACTIONTYPE act = yy_find_shift_action((YYCODETYPE)TK_NUMBER,
+                                                yypParser->yytos->stateno);
+        expected = act != YY_ERROR_ACTION && act < YY_MIN_REDUCE ? TK_NUMBER
+                                                                 : 0;
+        n = 1;
+    }
+    build_syntax_error(ctx, yymajor, TOKEN, expected);
+}
 %parse_failure { ctx->fatal = 1; }
 %stack_overflow { ctx->fatal = 1; build_overflow(ctx); }
 

@@ -10,6 +10,9 @@
 #           the compilers.
 #   diag    tests/diag/NAME.acx: acxc's stderr must equal NAME.err; with an
 #           error in it acxc must exit 1 and leave no output file, else 0.
+#   ccerr   tests/ccerr/NAME.acx: acxc accepts it but the C compiler
+#           rejects it; gcc's and clang's messages must name the .acx line
+#           given in NAME.expect (a "file:line:" prefix), proving #line.
 #   golden  tests/golden/NAME.acx: the generated code (from acxc's marker
 #           on, --no-line) must equal NAME.golden (UPDATE=1 rewrites).
 #
@@ -125,6 +128,27 @@ $(cat "$out/$name.diff")"
         fi
         ok
     done ;;
+ccerr)
+    for t in tests/ccerr/*.acx; do
+        name=$(basename "$t" .acx)
+        want=$(cat "tests/ccerr/$name.expect")
+        good=1
+        for cc in gcc clang; do
+            if ! "$acxc" --cc "$cc" -Iruntime -o "$out/$name.$cc.c" "$t"; then
+                bad "$name [$cc]" "acxc failed"; good=0; break
+            fi
+            if $cc -std=gnu11 -Wall -Wextra -Iruntime -c -o /dev/null \
+                    "$out/$name.$cc.c" 2>"$out/$name.$cc.err"; then
+                bad "$name [$cc]" "the C compiler accepted it"; good=0; break
+            fi
+            if ! grep -q "^$want" "$out/$name.$cc.err"; then
+                bad "$name [$cc]" "no message at $want:
+$(head -5 "$out/$name.$cc.err")"
+                good=0; break
+            fi
+        done
+        [ $good = 1 ] && ok
+    done ;;
 golden)
     for t in tests/golden/*.acx; do
         name=$(basename "$t" .acx)
@@ -144,7 +168,7 @@ $(head -30 "$out/$name.diff")"
         ok
     done ;;
 *)
-    echo "usage: $0 run|diag|golden ACXC LIBACX SANFLAGS BUILD" >&2
+    echo "usage: $0 run|diag|golden|ccerr ACXC LIBACX SANFLAGS BUILD" >&2
     exit 2 ;;
 esac
 
