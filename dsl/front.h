@@ -18,6 +18,7 @@
 enum {
     TF_ATTR = 1,     /* preceded by __attribute__((...)) the parser skipped */
     TF_HIDDEN = 2,   /* not given to the parser (attributes, asm labels) */
+    TF_FALLTHRU = 4, /* a fall-through comment came just before */
 };
 
 typedef struct acx_tok {

@@ -34,7 +34,24 @@ typedef struct lexer {
     uint32_t line;
     uint16_t file;
     int bol; /* at the beginning of a line (only blanks so far) */
+    int fallthru; /* a fall-through comment awaits the next token */
 } lexer;
+
+/* A comment that tells gcc a case falls through on purpose ("fallthrough",
+ * "falls through", "FALLTHRU"...).  acxc re-emits code from tokens, so the
+ * intent is kept as __attribute__((fallthrough)) (see emit.c). */
+static int fallthrough_comment(const unsigned char *p, const unsigned char *e)
+{
+    for (; p + 4 <= e; p++) {
+        if ((p[0] | 32) != 'f' || (p[1] | 32) != 'a' || (p[2] | 32) != 'l' ||
+            (p[3] | 32) != 'l')
+            continue;
+        for (const unsigned char *q = p + 4; q + 3 <= e && q < p + 8; q++)
+            if ((q[0] | 32) == 't' && (q[1] | 32) == 'h' && (q[2] | 32) == 'r')
+                return 1;
+    }
+    return 0;
+}
 
 static int push_tok(lexer *L, int kind)
 {
@@ -54,6 +71,9 @@ static int push_tok(lexer *L, int kind)
     t->line = L->line;
     t->file = L->file;
     t->kind = (uint8_t)kind;
+    if (L->fallthru)
+        t->flags |= TF_FALLTHRU;
+    L->fallthru = 0;
     return 0;
 }
 
@@ -116,6 +136,7 @@ static int lex_token(lexer *L)
         "/*" ([^*\x00] | "*"+ [^*/\x00])* "*"+ "/" {
             for (const unsigned char *p = L->tok; p < cur; p++)
                 L->line += (*p == '\n');
+            L->fallthru |= fallthrough_comment(L->tok, cur);
             continue;
         }
         "/*" {
@@ -125,7 +146,10 @@ static int lex_token(lexer *L)
             cur = lim;
             continue;
         }
-        "//" [^\r\n\x00]* { continue; }
+        "//" [^\r\n\x00]* {
+            L->fallthru |= fallthrough_comment(L->tok, cur);
+            continue;
+        }
         "#" {
             if (!L->bol) {
                 L->cur = cur;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "gen.h"
+#include "parser.h"
 
 void ob_init(obuf *o, acx_src *src, int lines)
 {
@@ -142,6 +143,9 @@ static void put_tok(obuf *o, uint32_t t, int first)
     size_t len = k->repl ? strlen(k->repl) : k->len;
     if (len == 0)
         return;
+    if ((k->flags & TF_FALLTHRU) && (k->kind == TK_CASE ||
+                                     k->kind == TK_DEFAULT))
+        ob_puts(o, " __attribute__((fallthrough)); ");
     if (!at_bol(o)) {
         char prev = o->p[o->n - 1];
         int gap = !first && t > 0 &&

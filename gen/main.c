@@ -180,6 +180,7 @@ static int preprocess(opts *o, const char *output, acx_src *s)
     argv[n++] = "c";
     argv[n++] = "-std=gnu11";
     argv[n++] = "-D__ACXC__=1";
+    argv[n++] = "-C"; /* keep comments: fall-through notes, and for readers */
     for (int i = 0; i < o->ncpp; i++)
         argv[n++] = o->cpp[i];
     argv[n++] = "-idirafter";

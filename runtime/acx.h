@@ -63,6 +63,14 @@ const void *acx_task_result(const acx_task *t);
 /* The task running now, or NULL outside a task. */
 acx_task *acx_current_task(void);
 
+/* The size in bytes of coroutine object C's frame: its parameters, the
+ * locals that live across awaits (sibling blocks share storage) and the
+ * frames of the async functions it awaits in place.  Any thread. */
+size_t acx_coro_size(const acx_coro *c);
+
+/* The name of the async function C runs (for logs and debugging). */
+const char *acx_coro_name(const acx_coro *c);
+
 /* ---- awaitables ------------------------------------------------------ */
 
 /* await acx_yield(): every other ready task runs once before this one

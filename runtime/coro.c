@@ -55,3 +55,13 @@ void acx__oom(const char *file, int line)
             line);
     abort();
 }
+
+size_t acx_coro_size(const acx_coro *c)
+{
+    return c && c->info ? c->info->size : 0;
+}
+
+const char *acx_coro_name(const acx_coro *c)
+{
+    return c && c->info ? c->info->name : NULL;
+}
