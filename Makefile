@@ -21,7 +21,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-unit check-run check-diag check-golden check-ccerr \
+.PHONY: all deps demo check check-unit check-run check-diag check-golden check-ccerr check-cli \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -125,6 +125,9 @@ check-run: $(ACXC) $(LIBACX)
 check-diag: $(ACXC)
 	@scripts/run-tests.sh diag $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
+check-cli: $(ACXC) $(LIBACX)
+	@tests/cli.sh $(ACXC) $(BUILD)
+
 check-ccerr: $(ACXC)
 	@scripts/run-tests.sh ccerr $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
@@ -133,7 +136,7 @@ check-golden: $(ACXC)
 golden-update: $(ACXC)
 	@UPDATE=1 scripts/run-tests.sh golden $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
-check: all check-unit check-golden check-diag check-ccerr check-run
+check: all check-unit check-cli check-golden check-diag check-ccerr check-run
 	@echo "make check: all suites passed"
 
 ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \

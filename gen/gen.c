@@ -186,9 +186,10 @@ static void break_cycles(gen *g)
 
 /* ---- emission ----------------------------------------------------------- */
 
+/* A static constructor may never be called: awaits embed the frame. */
 static const char *storage(afunc *f)
 {
-    return f->is_static ? "static " : "";
+    return f->is_static ? "static __attribute__((unused)) " : "";
 }
 
 /* `acx_coro *f(params)` with the parameters as written. */
