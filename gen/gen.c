@@ -14,9 +14,17 @@
 #include "gen.h"
 #include "parser.h"
 
+static unsigned name_hash(const char *s, size_t n)
+{
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h % 1024;
+}
+
 afunc *gen_find(gen *g, const char *name, size_t len)
 {
-    for (afunc *f = g->funcs; f; f = f->next)
+    for (afunc *f = g->table[name_hash(name, len)]; f; f = f->hnext)
         if (f->namelen == len && memcmp(f->name, name, len) == 0)
             return f;
     return NULL;
@@ -36,6 +44,9 @@ static afunc *add_func(gen *g, node *specs, node *declr, node *def)
         while (*p)
             p = &(*p)->next;
         *p = f;
+        unsigned h = name_hash(s, len);
+        f->hnext = g->table[h];
+        g->table[h] = f;
     }
     if (def) {
         if (f->def) {
@@ -159,15 +170,19 @@ static void collect_callees(gen *g, afunc *f, node *n)
     }
 }
 
-/* Can FROM reach TO through embedded awaits? */
-static int reaches(afunc *from, afunc *to, int depth)
+/* Can FROM reach TO through embedded awaits?  Each query marks what it
+ * visited with a fresh stamp, so it is linear in the call graph. */
+static int reaches(gen *g, afunc *from, afunc *to, int depth)
 {
     if (depth > 10000)
-        return 1;
+        return 1; /* absurdly deep: box rather than recurse further */
+    from->stamp = g->stamp;
     for (struct callee *c = from->callees; c; c = c->next) {
         if (c->boxed)
             continue;
-        if (c->f == to || reaches(c->f, to, depth + 1))
+        if (c->f == to)
+            return 1;
+        if (c->f->stamp != g->stamp && reaches(g, c->f, to, depth + 1))
             return 1;
     }
     return 0;
@@ -178,7 +193,7 @@ static void break_cycles(gen *g)
 {
     for (afunc *f = g->funcs; f; f = f->next)
         for (struct callee *c = f->callees; c; c = c->next)
-            if (!c->boxed && (c->f == f || reaches(c->f, f, 0))) {
+            if (!c->boxed && (c->f == f || (++g->stamp, reaches(g, c->f, f, 0)))) {
                 c->boxed = 1;
                 f->recursive = 1;
             }

@@ -55,7 +55,8 @@ struct afunc {
     int ret_integer;    /* returns an integer type (result_int) */
     int embeddable;     /* its frame struct is visible: await embeds it */
     int emitted;        /* frame struct already written */
-    int visiting;       /* for the recursion search */
+    unsigned stamp;     /* for the recursion search: last query seen */
+    afunc *hnext;       /* hash chain in gen.table */
     int recursive;      /* reaches itself through awaits */
     afunc *next;
     /* analysis of a definition */
@@ -103,6 +104,8 @@ typedef struct gen {
     acx_src *src;
     obuf out;
     afunc *funcs;       /* every async function, in order of appearance */
+    afunc *table[1024]; /* the same, by name */
+    unsigned stamp;
     afunc *cur;         /* the function being analysed or lowered */
     const char *outpath; /* for messages */
     int no_line;
