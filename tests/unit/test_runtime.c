@@ -84,7 +84,7 @@ static int64_t now_ns(void)
     static const acx__info name##_info = {                                 \
         name##_body, #name,        __FILE__,                               \
         __LINE__,    sizeof(type), 0,                                      \
-        NULL,        offsetof(type, ret), sizeof(int),                     \
+        NULL,        offsetof(type, acx__ret), sizeof(int),                     \
         name##_rint,                                                       \
     }
 
@@ -486,7 +486,7 @@ static void test_constructors(void)
     CU_ASSERT_EQUAL(acx__info_acx_sleep_ms.size,
                     sizeof(struct acx__frame_acx_sleep_ms));
     CU_ASSERT_EQUAL(acx__info_acx__await.ret_offset,
-                    offsetof(struct acx__frame_acx__await, ret));
+                    offsetof(struct acx__frame_acx__await, acx__ret));
     acx_coro_free(y);
     acx_coro_free(s);
     acx_coro_free(NULL);

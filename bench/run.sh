@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR - build and run acx's benchmarks, each figure beside
+# a baseline measured in the same run, and print a summary table.
+#
+#   bench/run.sh build          (what `make bench` runs, after `make all`)
+#
+# Benchmarks print figures; they never fail on a threshold.  The script
+# exits non-zero only when a benchmark cannot be built or crashes.
+#
+#   1. await_sync  await of an async function that does not suspend,
+#                  beside a noinline C call
+#   2. switch      1,000 tasks x 1,000 `await acx_yield()`, beside a
+#                  hand-written C state machine (+ Python asyncio)
+#   3. spawn       spawn and finish 1,000,000 tasks, beside malloc per
+#                  task in C (+ Python asyncio create_task)
+#   4. memory      RSS per task suspended in acx_sleep_ms, beside C structs
+#                  in a 4-ary heap (+ libuv timers when libuv is installed)
+#   5. acxc        generator throughput on a ~106,000-line file, beside
+#                  `gcc -E` on the same file
+#
+# Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
+# BENCH_REPS (default 5) is how many runs each micro benchmark takes the
+# median of; BENCH_SCALE (default 1) scales the iteration counts.
+set -u
+
+BUILD=${1:-build}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+cd "$SRC" || exit 2
+ACXC=$BUILD/acxc
+LIB=$BUILD/libacx.a
+OUT=$BUILD/bench
+CC=${BENCH_CC:-gcc} # gcc-specific flags below (the inlining switches)
+CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Iruntime -Ibench "-I$OUT")
+
+if [[ ! -x $ACXC || ! -f $LIB ]]; then
+    echo "bench/run.sh: $ACXC or $LIB missing: run 'make all' first" >&2
+    exit 2
+fi
+mkdir -p "$OUT"
+export ACX_BENCH_TSV=$OUT/results.tsv
+: >"$ACX_BENCH_TSV"
+
+# Pin to one CPU for steadier numbers when the machine has a CPU 1.
+PIN=()
+if command -v taskset >/dev/null 2>&1 && taskset -c 1 true 2>/dev/null; then
+    PIN=(taskset -c 1)
+fi
+
+failed=0
+fail() { # NAME MESSAGE
+    local msg=${2//$'\n'/ }
+    echo "!! $1: $2"
+    printf '%s\tFAILED\t-\t-\t-\t-\t-\t%s\n' "$1" "${msg//$'\t'/ }" >>"$ACX_BENCH_TSV"
+    failed=1
+}
+
+# acx_gen NAME [ACXC OPTIONS...]: bench/NAME.acx -> $OUT/NAME.c (+ .h)
+acx_gen() {
+    local name=$1
+    shift
+    "$ACXC" --cc "$CC" -Iruntime -Ibench -I"$OUT" "$@" \
+        --header "$OUT/$name.h" -o "$OUT/$name.c" "bench/$name.acx" \
+        2>"$OUT/$name.acxc.err" || {
+        fail "$name" "acxc failed: $(head -3 "$OUT/$name.acxc.err")"
+        return 1
+    }
+}
+
+# cc_link NAME SOURCES... [LIBS...]: link $OUT/NAME against libacx
+cc_link() {
+    local name=$1
+    shift
+    "$CC" "${CFLAGS[@]}" -o "$OUT/$name" "$@" "$LIB" -lpthread 2>"$OUT/$name.cc.err" || {
+        fail "$name" "$CC failed: $(head -3 "$OUT/$name.cc.err")"
+        return 1
+    }
+}
+
+# run NAME COMMAND...: run a benchmark, pinned, its lines shown as they come
+run() {
+    local name=$1
+    shift
+    "${PIN[@]}" "$@" || fail "$name" "exited with status $?"
+}
+
+echo "== acx benchmarks ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+echo "   cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
+    "$(nproc) cpu(s); compiler: $("$CC" --version | head -1)"
+echo "   git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')," \
+    "pinned: ${PIN[*]:-no}; median of ${BENCH_REPS:-5} runs; scale ${BENCH_SCALE:-1}"
+
+# ---- 1. await without suspending --------------------------------------------
+echo
+echo "-- 1. await of an async function that returns without suspending"
+if acx_gen await_lib && acx_gen await_noinline && acx_gen await_sync; then
+    # await_noinline.c: gcc may not inline the callee's body (see the file).
+    if "$CC" "${CFLAGS[@]}" -fno-inline-small-functions -fno-inline-functions-called-once \
+        -fno-inline-functions -fno-early-inlining -c -o "$OUT/await_noinline.o" \
+        "$OUT/await_noinline.c" 2>"$OUT/await_noinline.cc.err"; then
+        cc_link await_sync "$OUT/await_sync.c" "$OUT/await_lib.c" \
+            "$OUT/await_noinline.o" && run await_sync "$OUT/await_sync"
+    else
+        fail await_noinline "$CC failed: $(head -3 "$OUT/await_noinline.cc.err")"
+    fi
+fi
+
+# ---- 2. suspend and resume through the scheduler ----------------------------
+echo
+echo "-- 2. suspend and resume through the scheduler"
+acx_gen switch && cc_link switch "$OUT/switch.c" && run switch "$OUT/switch"
+HAVE_PY=0
+command -v python3 >/dev/null 2>&1 && HAVE_PY=1
+if ((HAVE_PY)); then
+    run asyncio_switch python3 bench/asyncio_bench.py switch
+else
+    echo "(python3 not found: no asyncio figure)"
+fi
+
+# ---- 3. spawn and finish ------------------------------------------------------
+echo
+echo "-- 3. spawn and finish 1,000,000 tasks"
+acx_gen spawn && cc_link spawn "$OUT/spawn.c" && run spawn "$OUT/spawn"
+if ((HAVE_PY)); then
+    run asyncio_spawn python3 bench/asyncio_bench.py spawn
+fi
+
+# ---- 4. memory per suspended task ---------------------------------------------
+echo
+echo "-- 4. memory per suspended task (RSS growth)"
+UV=()
+if [[ -f /usr/include/uv.h ]] &&
+    echo 'int main(void){return 0;}' | "$CC" -x c - -luv -o "$OUT/uv-probe" 2>/dev/null; then
+    UV=(-DBENCH_UV)
+else
+    echo "(libuv not installed: no libuv figure; apt-get install libuv1-dev)"
+fi
+if acx_gen memory "${UV[@]}"; then
+    if ((${#UV[@]})); then
+        cc_link memory "$OUT/memory.c" bench/memory_uv.c -luv
+    else
+        cc_link memory "$OUT/memory.c"
+    fi && run memory "$OUT/memory"
+fi
+
+# ---- 5. acxc throughput -------------------------------------------------------
+echo
+echo "-- 5. acxc throughput"
+now_ns() { date +%s%N; }
+# median of the arguments
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+units=$(awk -v s="${BENCH_SCALE:-1}" 'BEGIN {u = int(2000 * s); print u < 10 ? 10 : u}')
+awk -v units="$units" -f bench/gen_big.awk >"$OUT/big.acx"
+lines=$(wc -l <"$OUT/big.acx")
+acxc_t=() cpp_t=()
+acxc_ok=1
+for _ in 1 2 3; do
+    t0=$(now_ns)
+    if ! "${PIN[@]}" "$ACXC" --cc "$CC" -Iruntime -o "$OUT/big.c" "$OUT/big.acx" \
+        2>"$OUT/big.acxc.err"; then
+        acxc_ok=0
+        break
+    fi
+    t1=$(now_ns)
+    "${PIN[@]}" "$CC" -E -x c -std=gnu11 -D__ACXC__=1 -C -Iruntime -include acx.h \
+        "$OUT/big.acx" -o /dev/null
+    t2=$(now_ns)
+    acxc_t+=($((t1 - t0)))
+    cpp_t+=($((t2 - t1)))
+done
+if ((acxc_ok)); then
+    a=$(median "${acxc_t[@]}")
+    p=$(median "${cpp_t[@]}")
+    awk -v n="$lines" -v a="$a" -v p="$p" -v tsv="$ACX_BENCH_TSV" 'BEGIN {
+        al = n / (a / 1e9); pl = n / (p / 1e9)
+        printf "acxc: %d lines in %.1f ms, %.0f lines/s (baseline gcc -E alone: %.1f ms, %.0f lines/s; the preprocessor is %.0f%% of acxc'"'"'s time)  target: >= 200000 lines/s\n",
+            n, a / 1e6, al, p / 1e6, pl, 100 * p / a
+        printf "acxc throughput (%d lines)\t%.0f\tlines/s\tgcc -E alone\t%.0f\tlines/s\t%.2f\t>= 200000 lines/s\n",
+            n, al, pl, al / pl >> tsv
+    }'
+    # Not a figure, a sanity check: the generated C is valid.
+    if "$CC" -std=gnu11 -fsyntax-only -Iruntime "$OUT/big.c" 2>"$OUT/big.cc.err"; then
+        echo "(big.c: $(wc -l <"$OUT/big.c") lines of C, accepted by $CC -fsyntax-only)"
+    else
+        fail "acxc throughput" "big.c does not compile: $(head -3 "$OUT/big.cc.err")"
+    fi
+else
+    fail "acxc throughput" "acxc failed on big.acx: $(head -3 "$OUT/big.acxc.err")"
+fi
+
+# ---- summary ------------------------------------------------------------------
+echo
+echo "== summary (ratio = figure / baseline; lower is better except lines/s)"
+awk -F'\t' '
+    function cell(v, u) { return v == "-" ? "" : v " " u }
+    BEGIN {
+        fmt = "%-50s %18s   %-22s %18s %8s   %s\n"
+        printf fmt, "benchmark", "figure", "baseline", "baseline figure", "ratio", "target"
+        printf fmt, "---------", "------", "--------", "---------------", "-----", "------"
+    }
+    $2 == "FAILED" { printf "%-50s %18s   %s\n", $1, "FAILED", $8; next }
+    {
+        printf fmt, $1, cell($2, $3), $4 == "-" ? "(reference)" : $4,
+            cell($5, $6), $7 == "-" ? "" : $7 "x", $8
+    }' "$ACX_BENCH_TSV"
+echo "(rows: $ACX_BENCH_TSV)"
+exit $failed
