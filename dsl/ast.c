@@ -98,6 +98,8 @@ static void declare_ordinary(acx_parse *c, uint32_t name)
         symtab_set(c->types, s, len, 2, NULL);
 }
 
+static node *build_initdecl_node(acx_parse *c, node *declr, node *init);
+
 node *decl_name(node *d)
 {
     while (d) {
@@ -162,25 +164,23 @@ static int decl_plain(node *d)
     return d && d->kind == D_NAME;
 }
 
+/* The `async` keyword among SPECS, for messages. */
+static uint32_t async_tok(acx_parse *c, node *specs)
+{
+    for (uint32_t i = specs->first; i <= specs->last; i++)
+        if (TOKS(c)[i].kind == TK_ASYNC)
+            return i;
+    return specs->first;
+}
+
 node *build_decl(acx_parse *c, node *specs, node *list, uint32_t semi)
 {
+    if ((specs->spec & SP_ASYNC) && (specs->spec & SP_TYPEDEF))
+        diag_error(c->src, async_tok(c, specs), "'async' in a typedef: it "
+                   "applies only to function definitions and declarations");
     node *d = ast_new(c, S_DECL, specs->first, semi);
     d->a = specs;
     d->b = list;
-    for (node *i = list; i; i = i->next) {
-        node *n = decl_name(i->a);
-        if (!n)
-            continue;
-        size_t len;
-        const char *s = tok_text(c, n->tok, &len);
-        if (specs->spec & SP_TYPEDEF) {
-            int integer = (specs->spec & SP_INTEGER) &&
-                          !(specs->spec & SP_OTHERTYPE) && decl_plain(i->a);
-            symtab_set(c->types, s, len, 1, integer ? TD_INTEGER : TD_OTHER);
-        } else {
-            declare_ordinary(c, n->tok);
-        }
-    }
     return d;
 }
 
@@ -194,9 +194,9 @@ node *build_spec(acx_parse *c, uint32_t tok, unsigned flags, node *child)
 
 node *build_specs(acx_parse *c, node *specs, node *piece)
 {
-    if (!specs) {
+    if (!specs)
         specs = ast_new(c, D_SPECS, piece->first, piece->last);
-    }
+    c->last_specs = specs;
     specs->spec |= piece->spec;
     specs->last = piece->last;
     if (piece->a) /* struct, enum or typeof: keep for walking */
@@ -266,7 +266,29 @@ node *build_enumerator(acx_parse *c, uint32_t name, node *value)
     return e;
 }
 
+/* Names are entered here, not when the whole declaration reduces: lemon
+ * performs a reduction that ends with ';' only when the next token comes,
+ * and that token has been classified by then.  An init-declarator reduces
+ * while ',', '=' or ';' is the lookahead, in time for what follows. */
 node *build_initdecl(acx_parse *c, node *declr, node *init)
+{
+    node *n = decl_name(declr);
+    if (n) {
+        size_t len;
+        const char *s = tok_text(c, n->tok, &len);
+        node *specs = c->last_specs;
+        if (c->in_typedef) {
+            int integer = specs && (specs->spec & SP_INTEGER) &&
+                          !(specs->spec & SP_OTHERTYPE) && decl_plain(declr);
+            symtab_set(c->types, s, len, 1, integer ? TD_INTEGER : TD_OTHER);
+        } else {
+            declare_ordinary(c, n->tok);
+        }
+    }
+    return build_initdecl_node(c, declr, init);
+}
+
+static node *build_initdecl_node(acx_parse *c, node *declr, node *init)
 {
     node *d = ast_new(c, D_INITDECL, declr->first,
                       init ? init->last : declr->last);
@@ -313,6 +335,9 @@ node *build_suffix(acx_parse *c, int kind, node *declr, node *x, uint32_t r)
 
 node *build_param(acx_parse *c, node *specs, node *declr)
 {
+    if (specs->spec & SP_ASYNC)
+        diag_error(c->src, async_tok(c, specs),
+                   "'async' applies only to functions");
     node *p = ast_new(c, D_PARAM, specs->first, declr ? declr->last
                                                        : specs->last);
     p->a = specs;
@@ -483,6 +508,7 @@ typedef struct feeder {
     int spec_seen;     /* a type specifier since the last ; { } ( , */
     uint8_t *brace_is_type; /* per open brace: a struct/union/enum body */
     int nbraces, capbraces;
+    int typedef_depth; /* brace depth of an open typedef declaration, or -1 */
 } feeder;
 
 static void feed(feeder *f, int kind, uint32_t i)
@@ -492,13 +518,19 @@ static void feed(feeder *f, int kind, uint32_t i)
     acx_lemon(f->lemon, kind, i);
 }
 
+/* brace kinds */
+enum { BR_BLOCK, BR_STRUCT, BR_ENUM };
+
 static void open_brace(feeder *f)
 {
     int is_type = f->prev == TK_STRUCT || f->prev == TK_UNION ||
-                  f->prev == TK_ENUM ||
                   (f->prev == TK_IDENT &&
-                   (f->prev2 == TK_STRUCT || f->prev2 == TK_UNION ||
-                    f->prev2 == TK_ENUM));
+                   (f->prev2 == TK_STRUCT || f->prev2 == TK_UNION))
+                      ? BR_STRUCT
+                  : f->prev == TK_ENUM ||
+                          (f->prev == TK_IDENT && f->prev2 == TK_ENUM)
+                      ? BR_ENUM
+                      : BR_BLOCK;
     if (f->nbraces == f->capbraces) {
         int cap = f->capbraces ? f->capbraces * 2 : 64;
         uint8_t *b = realloc(f->brace_is_type, (size_t)cap);
@@ -508,13 +540,22 @@ static void open_brace(feeder *f)
         f->capbraces = cap;
     }
     f->brace_is_type[f->nbraces++] = (uint8_t)is_type;
-    symtab_push(f->c->types);
+    /* a struct or enum body is no scope for ordinary names: enumerators
+     * declared in it belong to the enclosing block */
+    if (!is_type)
+        symtab_push(f->c->types);
 }
 
 static int close_brace(feeder *f)
 {
-    symtab_pop(f->c->types);
-    return f->nbraces > 0 ? f->brace_is_type[--f->nbraces] : 0;
+    if (f->nbraces == 0)
+        return 0;
+    int is_type = f->brace_is_type[--f->nbraces];
+    if (!is_type)
+        symtab_pop(f->c->types);
+    if (f->typedef_depth > f->nbraces)
+        f->typedef_depth = -1;
+    return is_type;
 }
 
 /* IDENT or TYPE_NAME? A typedef name right after a complete type specifier
@@ -527,6 +568,17 @@ static int classify(feeder *f, uint32_t i)
     case TK_DOT: case TK_ARROW: case TK_GOTO:
     case TK_STRUCT: case TK_UNION: case TK_ENUM:
         return TK_IDENT;
+    case TK_SEMI: case TK_LBRACE: case TK_RBRACE: case TK_COLON:
+        /* a label: `name:` at the start of a statement (not a bit-field
+         * in a struct body) */
+        if (i + 1 < s->ntoks && s->toks[i + 1].kind == TK_COLON &&
+            !(f->nbraces && f->brace_is_type[f->nbraces - 1]))
+            return TK_IDENT;
+        __attribute__((fallthrough)); /* an enumerator may follow '{' */
+    case TK_COMMA:
+        if (f->nbraces && f->brace_is_type[f->nbraces - 1] == BR_ENUM)
+            return TK_IDENT;
+        break;
     }
     if (f->spec_seen)
         return TK_IDENT;
@@ -558,7 +610,7 @@ int parse_run(acx_parse *p, acx_src *s)
     p->types = symtab_new();
     if (!p->arena || !p->types)
         return -1;
-    feeder f = {.c = p};
+    feeder f = {.c = p, .typedef_depth = -1};
     f.lemon = acx_lemonAlloc(malloc, p);
     if (!f.lemon)
         return -1;
@@ -626,8 +678,13 @@ int parse_run(acx_parse *p, acx_src *s)
             if (is_type_keyword(kind))
                 f.spec_seen = 1;
         }
+        if (kind == TK_TYPEDEF)
+            f.typedef_depth = f.nbraces;
+        p->in_typedef = f.typedef_depth == f.nbraces;
         p->last_err_tok = i;
         feed(&f, kind, i);
+        if (kind == TK_SEMI && f.typedef_depth == f.nbraces)
+            f.typedef_depth = -1; /* the typedef's names are in */
     }
     if (!p->fatal)
         acx_lemon(f.lemon, 0, s->ntoks);

@@ -134,6 +134,8 @@ typedef struct acx_parse {
     int syntax_errors;
     uint32_t last_err_tok;
     int fatal;           /* stop parsing (too many errors) */
+    int in_typedef;      /* the declaration being parsed says typedef */
+    node *last_specs;    /* the declaration specifiers built last */
 } acx_parse;
 
 node *ast_new(acx_parse *p, int kind, uint32_t first, uint32_t last);

@@ -317,3 +317,22 @@ int lex_run(acx_src *s)
     }
     return s->errors > errors ? -1 : 0;
 }
+
+int lex_keyword(const char *p, size_t n)
+{
+    acx_src s;
+    memset(&s, 0, sizeof s);
+    s.buf = malloc(n + 1);
+    if (!s.buf)
+        return 0;
+    memcpy(s.buf, p, n);
+    s.buf[n] = 0;
+    s.len = n;
+    s.err = stderr;
+    int kind = 0;
+    if (lex_run(&s) == 0 && s.ntoks == 1 && s.toks[0].len == n &&
+        s.toks[0].kind != TK_IDENT)
+        kind = s.toks[0].kind;
+    src_free(&s);
+    return kind;
+}

@@ -24,30 +24,27 @@
 
 /* Name the missing closer when exactly one of them could come next. */
 %syntax_error {
+#define ACX_CAN_SHIFT(tk)                                                  \
+    (yy_find_shift_action((YYCODETYPE)(tk), yypParser->yytos->stateno) <   \
+     YY_ERROR_ACTION)
     static const int closers[] = {TK_SEMI, TK_RPAREN, TK_RBRACKET,
                                   TK_RBRACE, TK_COLON};
     int expected = 0, n = 0;
-    for (unsigned i = 0; i < sizeof closers / sizeof closers[0]; i++) {
-        YYACTIONTYPE act = yy_find_shift_action((YYCODETYPE)closers[i],
-                                                yypParser->yytos->stateno);
-        if (act != YY_ERROR_ACTION && act < YY_MIN_REDUCE) {
+    for (unsigned i = 0; i < sizeof closers / sizeof closers[0]; i++)
+        if (ACX_CAN_SHIFT(closers[i])) {
             expected = closers[i];
             n++;
         }
-    }
-    if (yymajor == 0 && yy_find_shift_action((YYCODETYPE)TK_RBRACE,
-            yypParser->yytos->stateno) < YY_MIN_REDUCE) {
+    if (n == 1 && ACX_CAN_SHIFT(TK_INT))
+        n = 0; /* a declaration could start here: nothing is missing */
+    if (yymajor == 0 && ACX_CAN_SHIFT(TK_RBRACE)) {
         expected = TK_RBRACE; /* an unclosed block */
         n = 1;
     }
-    if (n != 1) { /* or an expression? */
-        YYACTIONTYPE act = yy_find_shift_action((YYCODETYPE)TK_NUMBER,
-                                                yypParser->yytos->stateno);
-        expected = act != YY_ERROR_ACTION && act < YY_MIN_REDUCE ? TK_NUMBER
-                                                                 : 0;
-        n = 1;
-    }
+    if (n != 1) /* or an expression? */
+        expected = ACX_CAN_SHIFT(TK_NUMBER) ? TK_NUMBER : 0;
     build_syntax_error(ctx, yymajor, TOKEN, expected);
+#undef ACX_CAN_SHIFT
 }
 %parse_failure { ctx->fatal = 1; }
 %stack_overflow { ctx->fatal = 1; build_overflow(ctx); }
@@ -86,6 +83,7 @@ ext(A) ::= declaration(D).                     { A = D; }
 ext(A) ::= SEMI(T).                            { A = build_leaf(ctx, S_NULL, T); }
 ext(A) ::= ASM(T) SEMI(E).                     { A = build_span(ctx, S_ASM, T, E); }
 ext(A) ::= error SEMI.                         { A = 0; }
+ext(A) ::= error RBRACE.                       { A = 0; }
 
 function_definition(A) ::= fdef_head(H) compound_statement(B).
                                                { A = build_funcdef(ctx, H, B); }

@@ -549,6 +549,22 @@ static void walk_full(walker *w, node *e)
     w->lay = saved;
 }
 
+static node *first_await(node *n)
+{
+    for (; n; n = n->next) {
+        if (n->kind == E_AWAIT)
+            return n;
+        node *k[4] = {n->a, n->b, n->c, n->d};
+        for (int i = 0; i < 4; i++) {
+            node *r = (k[i] && (k[i]->flags & NF_AWAIT)) ? first_await(k[i])
+                                                         : NULL;
+            if (r)
+                return r;
+        }
+    }
+    return NULL;
+}
+
 static int declr_plain(node *d)
 {
     while (d && d->kind == D_PAREN)
@@ -601,6 +617,11 @@ static void walk_decl(walker *w, node *decl, int in_frame)
             walk_expr(w, id->b);
             w->lay = saved;
         }
+        if ((specs->spec & (SP_EXTERN | SP_STATIC | SP_THREAD)) && id->b &&
+            (id->b->flags & NF_AWAIT))
+            diag_error(w->g->src, first_await(id->b)->tok, "await in the "
+                       "initializer of a static variable: the initializer "
+                       "must be a constant");
         if ((specs->spec & (SP_EXTERN | SP_STATIC | SP_THREAD)) ||
             decl_is_function(d)) {
             id->sym = declare(w, L_KEEP, name->tok);

@@ -478,17 +478,6 @@ static void test_label_named_like_typedef(void)
     done(&P);
 }
 
-static void test_for_scope_ends_shadowing(void)
-{
-    parsed P;
-    /* C11 6.8.5p5: a for loop's declaration is scoped to the loop, so T is a
-     * type again after it */
-    parse_ok(&P, "typedef int T;\n"
-                 "void f(void) { for (int T = 0; T < 3; T++) ; T x = 0; "
-                 "(void)x; }\n");
-    done(&P);
-}
-
 static void test_enumerator_shadows_typedef(void)
 {
     parsed P;
@@ -1271,7 +1260,6 @@ int acx_test_add_parser(void)
         {"typedef scopes, members, tags, labels",
          test_typedef_scopes_and_members},
         {"a label named like a typedef", test_label_named_like_typedef},
-        {"for-loop declaration scope ends", test_for_scope_ends_shadowing},
         {"an enumerator hides a typedef", test_enumerator_shadows_typedef},
         {"declarators", test_declarators},
         {"array sizes and parameters", test_array_sizes_and_params},
