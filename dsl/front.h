@@ -19,6 +19,7 @@ enum {
     TF_ATTR = 1,     /* preceded by __attribute__((...)) the parser skipped */
     TF_HIDDEN = 2,   /* not given to the parser (attributes, asm labels) */
     TF_FALLTHRU = 4, /* a fall-through comment came just before */
+    TF_SYS = 8,      /* from a system header (linemarker flag 3) */
 };
 
 typedef struct acx_tok {
@@ -37,7 +38,7 @@ typedef struct acx_src {
     char *buf;          /* preprocessed text, NUL-terminated */
     size_t len;
     char **files;       /* file names seen in linemarkers */
-    uint8_t *sysfile;   /* files[i] is a system header */
+    uint8_t *sysfile;   /* files[i] has appeared as a system header */
     int nfiles, capfiles;
     acx_tok *toks;
     uint32_t ntoks, captoks;

@@ -35,6 +35,7 @@ typedef struct lexer {
     uint16_t file;
     int bol; /* at the beginning of a line (only blanks so far) */
     int fallthru; /* a fall-through comment awaits the next token */
+    int sys;      /* in a system header, by the last linemarker */
 } lexer;
 
 /* A comment that tells gcc a case falls through on purpose ("fallthrough",
@@ -73,6 +74,8 @@ static int push_tok(lexer *L, int kind)
     t->kind = (uint8_t)kind;
     if (L->fallthru)
         t->flags |= TF_FALLTHRU;
+    if (L->sys)
+        t->flags |= TF_SYS;
     L->fallthru = 0;
     return 0;
 }
@@ -104,16 +107,25 @@ static void directive(lexer *L)
             if (fi >= 0)
                 L->file = (uint16_t)fi;
             p = q;
-            /* flag 3: a system header; the generator keeps its text as is */
-            for (const unsigned char *f = p; f < lim && *f != '\n'; f++)
-                if (*f == '3' && fi >= 0)
-                    L->s->sysfile[fi] = 1;
+            /* flag 3: a system header (a macro from one expands in a user
+             * file with the same marker, so this is a state, not a file) */
+            L->sys = 0;
+            for (const unsigned char *f = p + 1; f < lim && *f != '\n'; f++)
+                if (*f == '3' && f[-1] == ' ')
+                    L->sys = 1;
+            if (L->sys && fi >= 0)
+                L->s->sysfile[fi] = 1;
         }
         L->line = (uint32_t)n - 1; /* the newline below adds one */
     }
     while (p < lim && *p != '\n')
         p++;
     L->cur = p;
+}
+
+static int sys_header(lexer *L)
+{
+    return L->sys;
 }
 
 /* Scan the next token; push it and return its kind, or 0 at the end. */
@@ -208,8 +220,12 @@ static int lex_token(lexer *L)
         "_Noreturn" { TOK(TK_NORETURN); }
         "_Static_assert" | "static_assert" { TOK(TK_STATIC_ASSERT); }
         "_Thread_local" | "__thread" { TOK(TK_THREAD_LOCAL); }
-        "async" { TOK(TK_ASYNC); }
-        "await" { TOK(TK_AWAIT); }
+        /* In system headers async and await are ordinary names (<uv.h>
+         * has a parameter called async); headers meant for acxc that may
+         * live there spell the specifier __acx_async. */
+        "async" { TOK(sys_header(L) ? TK_IDENT : TK_ASYNC); }
+        "await" { TOK(sys_header(L) ? TK_IDENT : TK_AWAIT); }
+        "__acx_async" { TOK(TK_ASYNC); }
         "asm" | "__asm" | "__asm__" { TOK(TK_ASM); }
         "typeof" | "__typeof" | "__typeof__" { TOK(TK_TYPEOF); }
         "__extension__" { TOK(TK_EXTENSION); }

@@ -93,12 +93,12 @@ void ob_unmap(obuf *o)
     o->mapped = 0;
 }
 
-static void put_line_directive(obuf *o, uint16_t file, uint32_t line)
+static void put_line_directive(obuf *o, uint16_t file, uint32_t line,
+                               int sys)
 {
     ob_nl(o);
     o->mapped = 0;
     /* a system header keeps its flag, so its code stays warning-free */
-    int sys = o->src->sysfile && o->src->sysfile[file];
     ob_printf(o, sys ? "# %u \"" : "#line %u \"", line);
     for (const char *p = o->src->files[file]; *p; p++) {
         if (*p == '"' || *p == '\\')
@@ -124,7 +124,7 @@ void ob_sync(obuf *o, uint32_t t)
             ob_putn(o, "\n", 1);
         return;
     }
-    put_line_directive(o, k->file, k->line);
+    put_line_directive(o, k->file, k->line, (k->flags & TF_SYS) != 0);
 }
 
 static int identch(char c)

@@ -132,6 +132,8 @@ static char *render(gen *g, node *d, const char *name, node *drop,
         }
         if (d == drop)
             return inner;
+        if (d->kind == D_ARRAY && !d->b && d->sym) /* size from the init */
+            return gen_printf(g, "%s[%s]", inner, (char *)d->sym);
         return gen_printf(g, "%s%s", inner, span_text(g, d->a->last + 1,
                                                       d->last));
     }
@@ -310,10 +312,18 @@ static void resolve_ident(walker *w, node *e)
     e->sym = l;
     if (!l)
         return;
-    if (l->in_frame)
+    if (l->in_frame && w->uneval && l->specs && l->declr) {
+        /* Only the type matters here, and this text may land in the frame
+         * struct, where acx__f does not exist: name an object of the
+         * local's declared type without touching one. */
+        w->g->src->toks[e->tok].repl = gen_printf(
+            w->g, "(*(%s%s)0)", render_specs(w->g, l->specs, 0),
+            render_declarator(w->g, l->declr, "(*)", 0,
+                              l->kind == L_PARAM));
+    } else if (l->in_frame) {
         w->g->src->toks[e->tok].repl = gen_printf(w->g, "acx__f->%s",
                                                   l->field);
-    else if (l->kind == L_ENUMC && l->field)
+    } else if (l->kind == L_ENUMC && l->field)
         w->g->src->toks[e->tok].repl = l->field;
 }
 
@@ -533,6 +543,9 @@ static layout *full_group(walker *w, node *owner)
     if (!(owner->flags & (NF_AWAIT | NF_RETURN)))
         return NULL;
     layout *g = layout_new(w->lay ? w->lay : w->f->root);
+    /* statement expressions of one full expression hold values until the
+     * whole expression is done: TRY(a) + TRY(b) */
+    g->seq = 1;
     owner->sym = g;
     return g;
 }
@@ -572,6 +585,44 @@ static int declr_plain(node *d)
     return d && d->kind == D_NAME;
 }
 
+/* The size of `T a[] = INIT` as text, or NULL when acxc cannot tell. */
+static char *array_size_from(walker *w, node *specs, node *d, node *arr,
+                             node *init)
+{
+    if (!init)
+        return NULL;
+    int root = d == arr; /* `char s[]`, not `char *s[]` */
+    if (init->kind == E_INITLIST && init->a && !init->a->next &&
+        init->a->kind == E_STRING && root && (specs->spec & SP_INTEGER))
+        init = init->a; /* char s[] = {"text"} */
+    if (init->kind == E_STRING) {
+        char *str = span_text(w->g, init->first, init->last);
+        return gen_printf(w->g, "sizeof(%s) / sizeof((%s)[0])", str, str);
+    }
+    if (init->kind != E_INITLIST)
+        return NULL;
+    int n = 0;
+    for (node *i = init->a; i; i = i->next) {
+        if (i->kind == E_DESIG)
+            return NULL;
+        n++;
+    }
+    return gen_printf(w->g, "%d", n);
+}
+
+static void walk_init(walker *w, node *decl, node *id)
+{
+    if (!id->b)
+        return;
+    layout *saved = w->lay;
+    if (!decl->sym)
+        full_group(w, decl);
+    if (decl->sym)
+        w->lay = decl->sym;
+    walk_expr(w, id->b);
+    w->lay = saved;
+}
+
 static void walk_decl(walker *w, node *decl, int in_frame)
 {
     node *specs = decl->a;
@@ -607,16 +658,6 @@ static void walk_decl(walker *w, node *decl, int in_frame)
             }
             continue;
         }
-        /* the initializer sees the outer declarations' names first */
-        if (id->b) {
-            layout *saved = w->lay;
-            if (!decl->sym)
-                full_group(w, decl);
-            if (decl->sym)
-                w->lay = decl->sym;
-            walk_expr(w, id->b);
-            w->lay = saved;
-        }
         if ((specs->spec & (SP_EXTERN | SP_STATIC | SP_THREAD)) && id->b &&
             (id->b->flags & NF_AWAIT))
             diag_error(w->g->src, first_await(id->b)->tok, "await in the "
@@ -625,6 +666,7 @@ static void walk_decl(walker *w, node *decl, int in_frame)
         if ((specs->spec & (SP_EXTERN | SP_STATIC | SP_THREAD)) ||
             decl_is_function(d)) {
             id->sym = declare(w, L_KEEP, name->tok);
+            walk_init(w, decl, id);
             continue;
         }
         local *l = declare(w, L_VAR, name->tok);
@@ -632,22 +674,34 @@ static void walk_decl(walker *w, node *decl, int in_frame)
         l->specs = specs;
         l->declr = d;
         l->init = id->b;
+        if (in_frame) {
+            l->in_frame = 1;
+            l->field = field_name(w, l);
+            l->where = lay;
+        }
+        /* a declarator's scope begins before its initializer
+         * (`long *p = malloc(sizeof *p)`) */
+        walk_init(w, decl, id);
         if (!in_frame)
             continue;
-        l->in_frame = 1;
-        l->field = field_name(w, l);
-        l->where = lay;
+        node *adj = adjacent(d, NULL);
+        if (adj && adj->kind == D_ARRAY && !adj->b && !adj->sym) {
+            adj->sym = array_size_from(w, specs, d, adj, id->b);
+            if (!adj->sym) {
+                diag_error(w->g->src, name->tok,
+                           "array of unknown size in an async function: "
+                           "give its size (the frame needs it; acxc counts "
+                           "it only for strings and lists without "
+                           "designators)");
+                continue;
+            }
+        }
         int plain = declr_plain(d);
         layout_field(lay, gen_printf(w->g, "%s%s",
                                      render_specs(w->g, specs, plain),
                                      render_declarator(w->g, d, l->field,
                                                        0, 0)),
                      name->tok);
-        if (!plain && d->kind != D_PTR && adjacent(d, NULL) &&
-            adjacent(d, NULL)->kind == D_ARRAY && !adjacent(d, NULL)->b)
-            diag_error(w->g->src, name->tok,
-                       "array of unknown size in an async function: give "
-                       "its size, the frame needs it");
     }
 }
 

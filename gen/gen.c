@@ -229,6 +229,16 @@ static void put_layout(obuf *o, layout *l)
         any |= k->fields || k->kids;
     if (!any)
         return;
+    if (l->seq) {
+        for (layout *k = l->kids; k; k = k->sibling) {
+            if (!k->fields && !k->kids)
+                continue;
+            ob_puts(o, "    struct {\n");
+            put_layout(o, k);
+            ob_puts(o, "    };\n");
+        }
+        return;
+    }
     ob_puts(o, "    union {\n");
     for (layout *k = l->kids; k; k = k->sibling) {
         if (!k->fields && !k->kids)
@@ -456,6 +466,20 @@ static void collect(gen *g)
     }
 }
 
+/* What analysis allocated outside the arena. */
+static void gen_release(gen *g)
+{
+    for (afunc *f = g->funcs; f; f = f->next) {
+        free_layout(f->root);
+        free_layout(f->children);
+        free(f->hoisted);
+        free(f->site_tok);
+        f->root = f->children = NULL;
+        f->hoisted = NULL;
+        f->site_tok = NULL;
+    }
+}
+
 int gen_unit(gen *g)
 {
     acx_src *s = g->src;
@@ -472,8 +496,10 @@ int gen_unit(gen *g)
         if (n->kind == D_FUNCDEF) /* parameters' array sizes, say */
             check_list(&c, n->b);
     }
-    if (s->errors > errors)
+    if (s->errors > errors) {
+        gen_release(g);
         return -1;
+    }
 
     obuf *o = &g->out;
     uint32_t pos = 0;
@@ -507,12 +533,7 @@ int gen_unit(gen *g)
     ob_puts(o, "\n/* acxc: generated code follows */\n");
     for (afunc *f = g->funcs; f; f = f->next)
         emit_function(g, f);
-    for (afunc *f = g->funcs; f; f = f->next) {
-        free_layout(f->root);
-        free_layout(f->children);
-        free(f->hoisted);
-        free(f->site_tok);
-    }
+    gen_release(g);
     return s->errors > errors ? -1 : 0;
 }
 
@@ -536,7 +557,7 @@ int gen_header(gen *g, obuf *h, const char *path)
     for (afunc *f = g->funcs; f; f = f->next) {
         if (!f->def || f->is_static)
             continue;
-        ob_puts(h, "#ifdef __ACXC__\nasync ");
+        ob_puts(h, "#ifdef __ACXC__\n__acx_async ");
         ob_puts(h, render_specs(g, f->specs, 0));
         ob_span(h, f->declr->first, f->declr->last);
         ob_puts(h, ";\n#else\n__attribute__((warn_unused_result)) ");

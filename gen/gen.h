@@ -91,6 +91,7 @@ struct local {
 
 struct layout {
     layout *parent;
+    int seq;            /* kids are all live at once: no sharing */
     layout *kids, *kids_tail, *sibling;
     struct field {
         char *text;     /* "int x" etc. */

@@ -174,8 +174,11 @@ static char *lower_await(lowerer *lw, node *e, int discard)
             return t;
         }
         acx_tok *tk = &lw->g->src->toks[e->tok];
+        acx_src *src = lw->g->src;
         file_line = gen_printf(lw->g, "\"%s\", %u",
-                               lw->g->src->files[tk->file], tk->line);
+                               src->files && tk->file < src->nfiles
+                                   ? src->files[tk->file] : src->path,
+                               tk->line);
         layout_field(f->children, gen_printf(lw->g, "acx_coro *acx__c%d",
                                              k), 0);
         ob_printf(o, "acx__f->acx__c%d = %s(%s);\n", k, c->name, args);
@@ -304,10 +307,22 @@ static char *lower_cond(lowerer *lw, node *e)
 {
     char *rc = lower_expr(lw, e->a);
     if (!e->b) { /* GNU a ?: b */
-        if (needs(e->c))
+        if (!needs(e->c))
+            return gen_printf(lw->g, "(%s) ?: (%s)", rc,
+                              render_expr(lw, e->c));
+        /* A is used twice below: only when that is harmless (an await's
+         * result is a temporary; a constant has no effects). */
+        node *a = strip_parens(e->a);
+        if (a->kind != E_AWAIT && a->kind != E_CONST && a->kind != E_STRING) {
             diag_error(lw->g->src, e->tok, "await in the last operand of "
-                       "'?:' without a middle operand is not supported");
-        return gen_printf(lw->g, "(%s) ?: (%s)", rc, render_expr(lw, e->c));
+                       "'?:' without a middle operand needs the first "
+                       "operand in a variable (or an await)");
+            return rc;
+        }
+        ob_printf(lw->o, "if (!(%s)) {\n", rc);
+        char *ry = lower_expr(lw, e->c);
+        ob_puts(lw->o, "}\n");
+        return gen_printf(lw->g, "((%s) ? (%s) : (%s))", rc, rc, ry);
     }
     if (!needs(e->b) && !needs(e->c))
         return gen_printf(lw->g, "(%s) ? (%s) : (%s)", rc,

@@ -18,9 +18,10 @@ extern "C" {
 
 /* ACX_ASYNC_DECL(int, f, (int x)) declares an async function for both
  * readers of a header: acxc sees `async int f(int x);`, a C compiler sees
- * the constructor `acx_coro *f(int x);`. */
+ * the constructor `acx_coro *f(int x);`.  (__acx_async is async's spelling
+ * that also works in a system header, where acxc leaves `async` alone.) */
 #ifdef __ACXC__
-#define ACX_ASYNC_DECL(ret, name, params) async ret name params
+#define ACX_ASYNC_DECL(ret, name, params) __acx_async ret name params
 #else
 #define ACX_ASYNC_DECL(ret, name, params)                                  \
     __attribute__((warn_unused_result)) acx_coro *name params

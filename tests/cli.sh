@@ -55,7 +55,7 @@ check "-D reaches the preprocessor" \
     bash -c "printf 'int v = VALUE;\n' >'$dir/d.acx' && '$acxc' -DVALUE=1234 -o '$dir/d.c' '$dir/d.acx' && grep -q 1234 '$dir/d.c'"
 check "--header declares extern async functions for acxc and for C" \
     bash -c "'$acxc' -Iruntime -I'$dir' --header '$dir/ok_gen.h' -o '$dir/ok3.c' '$dir/ok.acx' &&
-             grep -q 'async int answer(int plus);' '$dir/ok_gen.h' &&
+             grep -q '__acx_async int answer(int plus);' '$dir/ok_gen.h' &&
              grep -q 'acx_coro \*answer(int plus);' '$dir/ok_gen.h' &&
              ! grep -q hidden '$dir/ok_gen.h'"
 check "the header compiles as plain C" \
