@@ -126,7 +126,7 @@ check-diag: $(ACXC)
 	@scripts/run-tests.sh diag $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
 check-cli: $(ACXC) $(LIBACX)
-	@tests/cli.sh $(ACXC) $(BUILD)
+	@tests/cli.sh $(ACXC) $(BUILD) "$(SAN)"
 
 check-ccerr: $(ACXC)
 	@scripts/run-tests.sh ccerr $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
@@ -157,6 +157,7 @@ FUZZ_TIME ?= 60
 FUZZ_SRC := tests/fuzz/fuzz_acxc.c $(DSL_C) $(filter-out gen/main.c,$(GEN_C)) \
             $(BUILD)/dsl/lexer.c $(BUILD)/dsl/parser.c
 $(BUILD)/fuzz_acxc: $(FUZZ_SRC) $(BUILD)/dsl/parser.h
+	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(FRONT_CFLAGS) \
 	    -o $@ $(FUZZ_SRC)
 check-fuzz: $(BUILD)/fuzz_acxc

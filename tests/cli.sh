@@ -1,8 +1,8 @@
 #!/bin/bash
-# cli.sh ACXC BUILD - acxc's command line: options, dependencies, headers,
+# cli.sh ACXC BUILD [SANFLAGS] - acxc's command line: options, dependencies, headers,
 # exit status and the promise that an error leaves no output behind.
 set -u
-acxc=$1 build=$2
+acxc=$1 build=$2 san=${3:-}
 dir="$build/tests/cli"
 rm -rf "$dir"
 mkdir -p "$dir"
@@ -60,10 +60,10 @@ check "--header declares extern async functions for acxc and for C" \
              ! grep -q hidden '$dir/ok_gen.h'"
 check "the header compiles as plain C" \
     bash -c "printf '#include \"ok_gen.h\"\nint main(void){ return acx_run(answer(2)) == 42 ? 0 : 1; }\n' >'$dir/user.c' &&
-             cc -std=gnu11 -Wall -Wextra -Werror -Iruntime -I'$dir' -c -o '$dir/user.o' '$dir/user.c'"
+             cc -std=gnu11 $san -Wall -Wextra -Werror -Iruntime -I'$dir' -c -o '$dir/user.o' '$dir/user.c'"
 check "the output and a plain C caller link and run" \
-    bash -c "cc -std=gnu11 -Wall -Wextra -Werror -Iruntime -c -o '$dir/ok3.o' '$dir/ok3.c' &&
-             cc -o '$dir/user' '$dir/user.o' '$dir/ok3.o' '$build/libacx.a' -lpthread && '$dir/user'"
+    bash -c "cc -std=gnu11 $san -Wall -Wextra -Werror -Iruntime -c -o '$dir/ok3.o' '$dir/ok3.c' &&
+             cc $san -o '$dir/user' '$dir/user.o' '$dir/ok3.o' '$build/libacx.a' -lpthread && '$dir/user'"
 check "--no-line leaves no #line directives" \
     bash -c "'$acxc' --no-line -Iruntime -I'$dir' -o '$dir/nl.c' '$dir/ok.acx' && ! grep -Eq '^#(line| [0-9])' '$dir/nl.c'"
 check "output is reproducible" \
