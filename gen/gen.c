@@ -452,6 +452,16 @@ static void collect(gen *g)
     for (node *n = g->parse->unit; n; n = n->next) {
         if (n->kind != S_DECL || !n->a)
             continue;
+        for (node *id = n->b; id; id = id->next) { /* acx__fast_NAME */
+            node *nm = decl_name(id->a);
+            size_t len;
+            const char *t = nm ? tok_str(s, nm->tok, &len) : NULL;
+            if (t && len > 10 && memcmp(t, "acx__fast_", 10) == 0) {
+                afunc *f = gen_find(g, t + 10, len - 10);
+                if (f && !f->def)
+                    f->fast = 1;
+            }
+        }
         for (node *k = n->a->a; k; k = k->next) {
             if (k->kind != D_STRUCT || !(k->spec & 1) || !(k->spec & 2))
                 continue;

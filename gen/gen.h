@@ -54,6 +54,7 @@ struct afunc {
     int is_void;        /* returns void */
     int ret_integer;    /* returns an integer type (result_int) */
     int embeddable;     /* its frame struct is visible: await embeds it */
+    int fast;           /* acx__fast_NAME is declared: no child frame */
     int emitted;        /* frame struct already written */
     unsigned stamp;     /* for the recursion search: last query seen */
     afunc *hnext;       /* hash chain in gen.table */

@@ -159,6 +159,18 @@ static char *lower_await(lowerer *lw, node *e, int discard)
         char *args = lower_args(lw, call->b);
         int k = new_site(lw, e->tok);
         ob_sync(o, e->tok);
+        if (c->fast) { /* acx_abi.h: the fast protocol */
+            ob_printf(o, "if ((acx__r = acx__fast_%s(&acx__f->acx__hdr%s%s))"
+                      " != ACX__DONE) {\n    acx__f->acx__state = %d;\n"
+                      "    return acx__r;\n}\nacx__L%d:;\n", c->name,
+                      *args ? ", " : "", args, k, k);
+            if (c->is_void || discard)
+                return gen_strdup(lw->g, "((void)0)");
+            char *t = new_temp(lw, ret_specs(lw, c), c->declr);
+            ob_printf(o, "%s = acx__fast_result_%s(&acx__f->acx__hdr);\n", t,
+                      c->name);
+            return t;
+        }
         if (!edge_boxed(f, c)) {
             layout_field(f->children, gen_printf(lw->g,
                          "struct acx__frame_%s acx__c%d", c->name, k), 0);

@@ -151,6 +151,20 @@ static inline void acx__init_acx_yield(struct acx__frame_acx_yield *f)
     f->acx__state = 0;
 }
 
+/* The fast protocol, for leaves that need no frame of their own: when the
+ * unit declares acx__fast_NAME, `await NAME(args)` compiles to
+ *     if ((r = acx__fast_NAME(self, args)) != ACX__DONE) {
+ *         self->state = K; return r;          parked with top = self
+ *     }
+ *     K: value = acx__fast_result_NAME(self);
+ * saving the child frame's setup and a call on every suspension. */
+int acx__fast_acx_yield(acx_coro *self);
+static inline int acx__fast_result_acx_yield(acx_coro *self)
+{
+    (void)self;
+    return 0;
+}
+
 /* A pending timer, intrusive so that sleeping costs no allocation. */
 typedef struct acx__timer {
     int64_t deadline;   /* CLOCK_MONOTONIC nanoseconds */

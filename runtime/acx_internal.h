@@ -52,8 +52,38 @@ static inline acx_task *acx__coro_task(acx_coro *c)
  * function; this file-scope prototype is for coro.c). */
 void acx__set_top(acx_coro *frame);
 
-/* Resume T until it suspends or finishes (the driver). */
-void acx__task_run(acx_task *t);
+/* T's root frame returned: mark it done, wake its awaiters, free it if
+ * released. */
+void acx__task_finish(acx_task *t);
+
+/* A body returned something that is no ACX__ code: a generator bug. */
+__attribute__((noreturn, cold)) void acx__bad_code(const acx_coro *c, int r);
+
+/* Resume T until it suspends or finishes: the driver, inline in the loop
+ * because it is the scheduler's hot path.  A finished frame hands control
+ * to its parent here rather than by returning into it, so the C stack
+ * stays shallow however deep the await chain (ACX__TRAMPOLINE).  The
+ * caller sets acx__cur_task = T. */
+static inline void acx__task_run(acx_task *t)
+{
+    acx_coro *c = t->top;
+    for (;;) {
+        int r = c->info->body(c);
+        if (__builtin_expect(r == ACX__SUSPEND, 1))
+            return;
+        if (r == ACX__TRAMPOLINE) {
+            c = t->top;
+            continue;
+        }
+        if (r != ACX__DONE)
+            acx__bad_code(c, r);
+        if (c->parent == NULL) {
+            acx__task_finish(t);
+            return;
+        }
+        c = t->top = c->parent;
+    }
+}
 
 /* Free T and every boxed frame of its await chain without running it. */
 void acx__task_destroy(acx_task *t);
@@ -110,7 +140,30 @@ struct acx__loop {
 extern __thread struct acx__loop *acx__loop_cur;
 
 /* Append T to the ready FIFO of this thread's loop (no-op if queued). */
-void acx__ready(acx_task *t);
+static inline void acx__ready(acx_task *t)
+{
+    struct acx__loop *l = acx__loop_cur;
+    if (t->flags & ACX__T_READY)
+        return;
+    t->flags |= ACX__T_READY;
+    t->next = NULL;
+    if (l->ready_tail != NULL)
+        l->ready_tail->next = t;
+    else
+        l->ready_head = t;
+    l->ready_tail = t;
+}
+
+/* Park the running task in leaf frame C whose result is already in place
+ * (or will be written there by whoever wakes the task): the task resumes
+ * straight in C's parent, which reads the result, saving a call into the
+ * leaf that would only return.  A leaf without a parent (a task root) is
+ * resumed itself and must finish from its state. */
+static inline int acx__park_leaf(acx_coro *c)
+{
+    acx__cur_task->top = c->parent ? c->parent : c;
+    return ACX__SUSPEND;
+}
 
 int acx__registry_add(struct acx__loop *l, acx_task *t);
 void acx__registry_del(struct acx__loop *l, acx_task *t);

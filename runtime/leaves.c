@@ -34,17 +34,25 @@
 int acx__body_acx_yield(acx_coro *c)
 {
     struct acx__frame_acx_yield *f = (struct acx__frame_acx_yield *)c;
-    if (f->acx__state == 0) {
-        /* To the back of the queue: everyone ready now runs first. */
-        acx__ready(acx__cur_task);
-        f->acx__state = 1;
-        return acx__park(c);
-    }
     f->acx__ret = 0;
-    return ACX__DONE;
+    if (f->acx__state != 0)
+        return ACX__DONE;
+    /* To the back of the queue: everyone ready now runs first. */
+    acx__ready(acx__cur_task);
+    f->acx__state = 1;
+    return acx__park_leaf(c);
 }
 
 ACX__LEAF_INFO(acx_yield, struct acx__frame_acx_yield);
+
+/* await acx_yield() in generated code: park the awaiting frame itself. */
+int acx__fast_acx_yield(acx_coro *self)
+{
+    acx_task *t = acx__cur_task;
+    acx__ready(t);
+    t->top = self;
+    return ACX__SUSPEND;
+}
 
 acx_coro *acx_yield(void)
 {
@@ -70,15 +78,14 @@ static int64_t deadline_after_ms(int64_t ms)
 int acx__body_acx_sleep_ms(acx_coro *c)
 {
     struct acx__frame_acx_sleep_ms *f = (struct acx__frame_acx_sleep_ms *)c;
-    if (f->acx__state != 0) {
-        f->acx__ret = 0;
+    f->acx__ret = 0;
+    if (f->acx__state != 0)
         return ACX__DONE;
-    }
     int64_t ms = f->timer.deadline; /* the init parked the delay here */
     f->acx__state = 1;
     if (ms <= 0) {
         acx__ready(acx__cur_task); /* sleep(0) is a yield */
-        return acx__park(c);
+        return acx__park_leaf(c);
     }
     f->timer.deadline = deadline_after_ms(ms);
     f->timer.task = acx__cur_task;
@@ -87,7 +94,7 @@ int acx__body_acx_sleep_ms(acx_coro *c)
         f->acx__ret = err; /* -ENOMEM: the heap could not grow */
         return ACX__DONE;
     }
-    return acx__park(c);
+    return acx__park_leaf(c);
 }
 
 ACX__LEAF_INFO(acx_sleep_ms, struct acx__frame_acx_sleep_ms);
@@ -145,7 +152,7 @@ static int await_start(struct acx__frame_acx__await *f)
         f->waiter.task = acx__cur_task;
         waiter_append(t, &f->waiter);
         f->acx__state = AW_TASK_WAIT;
-        return acx__park(&f->acx__hdr);
+        return acx__park_leaf(&f->acx__hdr); /* the result is delivered */
     }
     if (f->what.kind == ACX__AW_CORO) {
         acx_coro *child = f->what.ptr;

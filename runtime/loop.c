@@ -18,20 +18,6 @@
 
 __thread struct acx__loop *acx__loop_cur;
 
-void acx__ready(acx_task *t)
-{
-    struct acx__loop *l = acx__loop_cur;
-    if (t->flags & ACX__T_READY)
-        return;
-    t->flags |= ACX__T_READY;
-    t->next = NULL;
-    if (l->ready_tail != NULL)
-        l->ready_tail->next = t;
-    else
-        l->ready_head = t;
-    l->ready_tail = t;
-}
-
 /* Run the tasks ready now; detaching the list first is what defers tasks
  * readied during the step to the next one. */
 static void loop_step(struct acx__loop *l)
@@ -40,11 +26,14 @@ static void loop_step(struct acx__loop *l)
     l->ready_head = l->ready_tail = NULL;
     while (t != NULL) {
         acx_task *next = t->next; /* T may be freed when it finishes */
-        t->next = NULL;
-        t->flags &= ~(uint32_t)ACX__T_READY;
+        if (next != NULL) /* the chain of loads the next resume waits on */
+            __builtin_prefetch(next->top);
+        t->flags &= ~(uint32_t)ACX__T_READY; /* acx__ready resets next */
+        acx__cur_task = t;
         acx__task_run(t);
         t = next;
     }
+    acx__cur_task = NULL;
 }
 
 static void loop_expire(struct acx__loop *l)

@@ -72,7 +72,7 @@ static void task_free(acx_task *t)
 /* The root frame returned: wake the awaiters in the order they arrived,
  * handing each the result now, because a released task is freed before
  * its awaiters run. */
-static void task_finish(acx_task *t)
+void acx__task_finish(acx_task *t)
 {
     t->flags |= ACX__T_DONE;
     t->top = acx__task_root(t);
@@ -94,34 +94,11 @@ static void task_finish(acx_task *t)
         task_free(t);
 }
 
-/* Resume T's innermost frame; a finished frame hands control to its parent
- * here rather than by returning into it, so the C stack stays shallow
- * however deep the await chain (acx_abi.h, ACX__TRAMPOLINE). */
-void acx__task_run(acx_task *t)
+void acx__bad_code(const acx_coro *c, int r)
 {
-    acx_coro *c = t->top;
-    acx__cur_task = t;
-    for (;;) {
-        int r = c->info->body(c);
-        if (r == ACX__SUSPEND)
-            break;
-        if (r == ACX__TRAMPOLINE) {
-            c = t->top;
-            continue;
-        }
-        if (r != ACX__DONE) {
-            fprintf(stderr, "acx: %s returned %d, not an ACX__ code\n",
-                    c->info->name, r);
-            abort(); /* a generator bug: the frame state is unknowable */
-        }
-        if (c->parent == NULL) {
-            acx__cur_task = NULL;
-            task_finish(t);
-            return;
-        }
-        c = t->top = c->parent;
-    }
-    acx__cur_task = NULL;
+    fprintf(stderr, "acx: %s returned %d, not an ACX__ code\n",
+            c->info->name, r);
+    abort(); /* a generator bug: the frame state is unknowable */
 }
 
 /* Is C embedded in P's frame (rather than boxed)?  Embedded children live
