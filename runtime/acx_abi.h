@@ -82,6 +82,7 @@ struct acx__info {
     uint32_t ret_offset;        /* offsetof(frame, acx__ret); 0 when void */
     uint32_t ret_size;          /* sizeof ret; 0 when void */
     int (*result_int)(const acx_coro *); /* int view of the result, or NULL */
+    uint32_t align;             /* _Alignof its frame; 0: unknown */
 };
 
 /* The running task; set by the driver around each step. */

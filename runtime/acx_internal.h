@@ -19,6 +19,7 @@ enum {
     ACX__T_DONE = 1u << 1,     /* the root frame returned ACX__DONE */
     ACX__T_RELEASED = 1u << 2, /* the owner let go: free once done */
     ACX__T_MAIN = 1u << 3,     /* acx_run's task: acx_run frees it */
+    ACX__T_SLAB = 1u << 4,     /* its block came from alloc.c's classes */
 };
 
 /* A task is the header of a boxed frame: acx__coro_alloc puts it right
@@ -46,6 +47,18 @@ static inline acx_coro *acx__task_root(const acx_task *t)
 static inline acx_task *acx__coro_task(acx_coro *c)
 {
     return (acx_task *)(void *)c - 1;
+}
+
+/* alloc.c: blocks holding a task header and its root frame. */
+void *acx__frame_block(size_t frame_size, const acx__info *info,
+                       int *slabbed);
+void acx__frame_block_free(void *block, const acx__info *info, int slabbed);
+
+/* Free T's block (the task and its root frame). */
+static inline void acx__task_block_free(acx_task *t)
+{
+    acx__frame_block_free(t, ((acx_coro *)(void *)(t + 1))->info,
+                          (t->flags & ACX__T_SLAB) != 0);
 }
 
 /* Park helper of acx__park (acx_abi.h declares it only inside that inline

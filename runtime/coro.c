@@ -19,10 +19,12 @@ acx_coro *acx__coro_alloc(size_t size, const acx__info *info)
     if (size < sizeof(acx_coro) + sizeof(uint32_t) ||
         size > SIZE_MAX - sizeof(acx_task))
         return NULL;
-    acx_task *t = malloc(sizeof *t + size);
+    int slabbed;
+    acx_task *t = acx__frame_block(size, info, &slabbed);
     if (t == NULL)
         return NULL;
     memset(t, 0, sizeof *t);
+    t->flags = slabbed ? ACX__T_SLAB : 0;
     /* Only the prefix is set: the constructor initialises the rest, and
      * not touching it keeps untouched pages of big frames out of RSS. */
     acx_coro *c = acx__task_root(t);
@@ -35,7 +37,7 @@ acx_coro *acx__coro_alloc(size_t size, const acx__info *info)
 void acx_coro_free(acx_coro *coro)
 {
     if (coro != NULL)
-        free(acx__coro_task(coro));
+        acx__task_block_free(acx__coro_task(coro));
 }
 
 int acx__push(acx_coro *child)

@@ -27,6 +27,7 @@
         .ret_offset = offsetof(type, acx__ret),                                 \
         .ret_size = sizeof(((type *)0)->acx__ret),                              \
         .result_int = fn##_result,                                         \
+        .align = _Alignof(type),                                           \
     }
 
 /* ---- acx_yield -------------------------------------------------------- */

@@ -52,7 +52,7 @@ acx_task *acx_spawn(acx_coro *coro)
     }
     t->top = coro;
     t->waiters = NULL;
-    t->flags = 0;
+    t->flags &= ACX__T_SLAB; /* how its block was allocated */
     int err = acx__registry_add(l, t);
     if (err) {
         acx_coro_free(coro);
@@ -66,7 +66,7 @@ acx_task *acx_spawn(acx_coro *coro)
 static void task_free(acx_task *t)
 {
     acx__registry_del(acx__loop_cur, t);
-    free(t);
+    acx__task_block_free(t);
 }
 
 /* The root frame returned: wake the awaiters in the order they arrived,
@@ -124,7 +124,7 @@ void acx__task_destroy(acx_task *t)
             c = p;
         }
     }
-    free(t);
+    acx__task_block_free(t);
 }
 
 /* ---- the public task interface ---------------------------------------- */

@@ -79,13 +79,13 @@ static int64_t now_ns(void)
     static int name##_body(acx_coro *);                                    \
     static int name##_rint(const acx_coro *c)                              \
     {                                                                      \
-        return ((const type *)c)->acx__ret;                                     \
+        return ((const type *)c)->acx__ret;                                \
     }                                                                      \
     static const acx__info name##_info = {                                 \
         name##_body, #name,        __FILE__,                               \
         __LINE__,    sizeof(type), 0,                                      \
-        NULL,        offsetof(type, acx__ret), sizeof(int),                     \
-        name##_rint,                                                       \
+        NULL,        offsetof(type, acx__ret), sizeof(int),                \
+        name##_rint, _Alignof(type),                                       \
     }
 
 /* ---- async int c_ret(int v) { log(v); return v; } ----------------------- */
@@ -123,7 +123,7 @@ static int c_void_body(acx_coro *c)
 
 static const acx__info c_void_info = {
     c_void_body, "c_void", __FILE__, __LINE__, sizeof(struct fr_ret),
-    0,           NULL,     0,        0,        NULL,
+    0,           NULL,     0,        0,        NULL,     0,
 };
 
 /* ---- async int c_yielder(int id, int n) ---------------------------------
