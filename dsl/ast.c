@@ -156,11 +156,16 @@ node *build_funcdef(acx_parse *c, node *head, node *body)
     return head;
 }
 
-/* Is a declarator just a name (no pointer, array or function part)? */
-static int decl_plain(node *d)
+node *decl_root(node *d)
 {
     while (d && d->kind == D_PAREN)
         d = d->a;
+    return d;
+}
+
+int decl_plain(node *d)
+{
+    d = decl_root(d);
     return d && d->kind == D_NAME;
 }
 

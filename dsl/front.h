@@ -150,6 +150,8 @@ void parse_free(acx_parse *p);
 node *decl_name(node *declr);        /* the D_NAME inside, or NULL */
 node *decl_func(node *declr);        /* the D_FUNC applied to the name */
 int decl_is_function(node *declr);   /* declares a function */
+node *decl_root(node *declr);        /* the outermost part, past parens */
+int decl_plain(node *declr);         /* just a name: no *, [] or () */
 
 /* the typedef-name table (symtab.c) */
 struct symtab *symtab_new(void);

@@ -200,17 +200,30 @@ char *render_specs(gen *g, node *specs, int drop_const)
     return r;
 }
 
-static int root_is_func(node *d)
+/* Does a function declarator return its specifiers' type as is (no
+ * pointer or array around the function part)? */
+static int returns_specs(node *declr)
 {
-    while (d && d->kind == D_PAREN)
-        d = d->a;
+    node *d = decl_root(declr);
     return d && d->kind == D_FUNC;
 }
 
 int type_is_void(gen *g, node *specs, node *declr)
 {
     (void)g;
-    return (specs->spec & SP_VOID) && root_is_func(declr);
+    return (specs->spec & SP_VOID) && returns_specs(declr);
+}
+
+int returns_integer(node *specs, node *declr)
+{
+    return (specs->spec & SP_INTEGER) && !(specs->spec & SP_OTHERTYPE) &&
+           returns_specs(declr);
+}
+
+char *render_ret_specs(gen *g, afunc *f)
+{
+    /* a const on the returned value itself means nothing to a field */
+    return render_specs(g, f->specs, returns_specs(f->declr));
 }
 
 /* ---- scopes --------------------------------------------------------------- */
@@ -578,13 +591,6 @@ static node *first_await(node *n)
     return NULL;
 }
 
-static int declr_plain(node *d)
-{
-    while (d && d->kind == D_PAREN)
-        d = d->a;
-    return d && d->kind == D_NAME;
-}
-
 /* The size of `T a[] = INIT` as text, or NULL when acxc cannot tell. */
 static char *array_size_from(walker *w, node *specs, node *d, node *arr,
                              node *init)
@@ -696,7 +702,7 @@ static void walk_decl(walker *w, node *decl, int in_frame)
                 continue;
             }
         }
-        int plain = declr_plain(d);
+        int plain = decl_plain(d);
         layout_field(lay, gen_printf(w->g, "%s%s",
                                      render_specs(w->g, specs, plain),
                                      render_declarator(w->g, d, l->field,
@@ -812,7 +818,7 @@ int frame_analyse(gen *g, afunc *f)
         l->where = f->root;
         layout_field(f->root, gen_printf(g, "%s%s",
                                          render_specs(g, p->a,
-                                                      declr_plain(p->b)),
+                                                      decl_plain(p->b)),
                                          render_declarator(g, p->b, l->field,
                                                            0, 1)),
                      name->tok);

@@ -69,12 +69,7 @@ static afunc *add_func(gen *g, node *specs, node *declr, node *def)
     }
     f->is_static |= (specs->spec & SP_STATIC) != 0;
     f->is_void = type_is_void(g, f->specs, f->declr);
-    node *d = f->declr;
-    while (d && d->kind == D_PAREN)
-        d = d->a;
-    f->ret_integer = (f->specs->spec & SP_INTEGER) &&
-                     !(f->specs->spec & SP_OTHERTYPE) && d &&
-                     d->kind == D_FUNC;
+    f->ret_integer = returns_integer(f->specs, f->declr);
     if (def)
         f->embeddable = 1;
     return f;
@@ -229,17 +224,9 @@ static void put_layout(obuf *o, layout *l)
         any |= k->fields || k->kids;
     if (!any)
         return;
-    if (l->seq) {
-        for (layout *k = l->kids; k; k = k->sibling) {
-            if (!k->fields && !k->kids)
-                continue;
-            ob_puts(o, "    struct {\n");
-            put_layout(o, k);
-            ob_puts(o, "    };\n");
-        }
-        return;
-    }
-    ob_puts(o, "    union {\n");
+    /* kids share storage (a union) unless they are all live at once */
+    if (!l->seq)
+        ob_puts(o, "    union {\n");
     for (layout *k = l->kids; k; k = k->sibling) {
         if (!k->fields && !k->kids)
             continue;
@@ -247,7 +234,8 @@ static void put_layout(obuf *o, layout *l)
         put_layout(o, k);
         ob_puts(o, "    };\n");
     }
-    ob_puts(o, "    };\n");
+    if (!l->seq)
+        ob_puts(o, "    };\n");
 }
 
 static void free_layout(layout *l)
@@ -305,11 +293,7 @@ static void emit_function(gen *g, afunc *f)
     ob_printf(o, "struct acx__frame_%s {\n    acx_coro acx__hdr;\n"
               "    uint32_t acx__state;\n", f->name);
     if (!f->is_void) {
-        node *d = f->declr;
-        while (d && d->kind == D_PAREN)
-            d = d->a;
-        ob_printf(o, "    %s%s;\n",
-                  render_specs(g, f->specs, d && d->kind == D_FUNC),
+        ob_printf(o, "    %s%s;\n", render_ret_specs(g, f),
                   render_declarator(g, f->declr, "acx__ret", 1, 0));
     }
     put_layout(o, f->root);
@@ -365,10 +349,7 @@ static void emit_function(gen *g, afunc *f)
                 l = x;
         if (!l)
             continue;
-        node *pd = p->b;
-        while (pd && pd->kind == D_PAREN)
-            pd = pd->a;
-        ob_printf(o, ", %s%s", render_specs(g, p->a, pd && pd->kind == D_NAME),
+        ob_printf(o, ", %s%s", render_specs(g, p->a, decl_plain(p->b)),
                   render_declarator(g, p->b, l->field, 0, 1));
     }
     ob_printf(o, ")\n{\n    acx__f->acx__hdr.info = &acx__info_%s;\n"

@@ -139,14 +139,6 @@ static char *lower_args(lowerer *lw, node *args)
     return r;
 }
 
-static char *ret_specs(lowerer *lw, afunc *c)
-{
-    node *d = c->declr;
-    while (d && d->kind == D_PAREN)
-        d = d->a;
-    return render_specs(lw->g, c->specs, d && d->kind == D_FUNC);
-}
-
 /* await E: emit the suspension point; return the value's expression. */
 static char *lower_await(lowerer *lw, node *e, int discard)
 {
@@ -166,7 +158,7 @@ static char *lower_await(lowerer *lw, node *e, int discard)
                       *args ? ", " : "", args, k, k);
             if (c->is_void || discard)
                 return gen_strdup(lw->g, "((void)0)");
-            char *t = new_temp(lw, ret_specs(lw, c), c->declr);
+            char *t = new_temp(lw, render_ret_specs(lw->g, c), c->declr);
             ob_printf(o, "%s = acx__fast_result_%s(&acx__f->acx__hdr);\n", t,
                       c->name);
             return t;
@@ -181,7 +173,7 @@ static char *lower_await(lowerer *lw, node *e, int discard)
                          gen_printf(lw->g, "acx__body_%s", c->name), k);
             if (c->is_void || discard)
                 return gen_strdup(lw->g, "((void)0)");
-            char *t = new_temp(lw, ret_specs(lw, c), c->declr);
+            char *t = new_temp(lw, render_ret_specs(lw->g, c), c->declr);
             ob_printf(o, "%s = acx__f->acx__c%d.acx__ret;\n", t, k);
             return t;
         }
@@ -200,8 +192,8 @@ static char *lower_await(lowerer *lw, node *e, int discard)
                      gen_printf(lw->g, "acx__f->acx__c%d->info->body", k), k);
         char *t = NULL;
         if (!c->is_void && !discard) {
-            t = new_temp(lw, ret_specs(lw, c), c->declr);
-            char *rt = gen_printf(lw->g, "%s%s", ret_specs(lw, c),
+            t = new_temp(lw, render_ret_specs(lw->g, c), c->declr);
+            char *rt = gen_printf(lw->g, "%s%s", render_ret_specs(lw->g, c),
                                   render_declarator(lw->g, c->declr,
                                                     "acx__ret", 1, 0));
             ob_printf(o, "%s = ((struct { acx_coro acx__hdr; uint32_t "
