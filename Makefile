@@ -21,7 +21,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-unit check-run check-diag check-golden check-ccerr check-cli \
+.PHONY: all deps demo check check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -128,6 +128,9 @@ check-diag: $(ACXC)
 check-cli: $(ACXC) $(LIBACX)
 	@tests/cli.sh $(ACXC) $(BUILD) "$(SAN)"
 
+check-debug: $(ACXC) $(LIBACX)
+	@tests/debug.sh $(ACXC) $(LIBACX) $(BUILD)
+
 check-ccerr: $(ACXC)
 	@scripts/run-tests.sh ccerr $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
@@ -136,7 +139,7 @@ check-golden: $(ACXC)
 golden-update: $(ACXC)
 	@UPDATE=1 scripts/run-tests.sh golden $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
-check: all check-unit check-cli check-golden check-diag check-ccerr check-run
+check: all check-unit check-cli check-golden check-diag check-ccerr check-debug check-run
 	@echo "make check: all suites passed"
 
 ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \

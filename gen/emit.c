@@ -77,12 +77,45 @@ void ob_printf(obuf *o, const char *fmt, ...)
             o->line += s[i] == '\n';
 }
 
+/* Generated glue: with #line on, it stays on the current line, so every
+ * instruction of an await maps to the await's .acx line (gdb steps and
+ * sanitizer frames land there, not on the lines that follow). */
+void ob_glue(obuf *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) {
+        fputs("acxc: out of memory\n", stderr);
+        exit(1);
+    }
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    if (o->lines)
+        for (int i = 0; i < n; i++)
+            if (buf[i] == '\n')
+                buf[i] = ' ';
+    ob_putn(o, buf, (size_t)n);
+    free(buf);
+}
+
 static int at_bol(obuf *o)
 {
     return o->n == 0 || o->p[o->n - 1] == '\n';
 }
 
 void ob_nl(obuf *o)
+{
+    if (!at_bol(o) && !o->lines) /* with #line, lines follow the source */
+        ob_putn(o, "\n", 1);
+}
+
+static void ob_bol(obuf *o)
 {
     if (!at_bol(o))
         ob_putn(o, "\n", 1);
@@ -96,7 +129,7 @@ void ob_unmap(obuf *o)
 static void put_line_directive(obuf *o, uint16_t file, uint32_t line,
                                int sys)
 {
-    ob_nl(o);
+    ob_bol(o);
     o->mapped = 0;
     /* a system header keeps its flag, so its code stays warning-free */
     ob_printf(o, sys ? "# %u \"" : "#line %u \"", line);

@@ -217,8 +217,11 @@ static void put_ctor_proto(gen *g, obuf *o, afunc *f)
 
 static void put_layout(obuf *o, layout *l)
 {
-    for (struct field *f = l->fields; f; f = f->next)
+    for (struct field *f = l->fields; f; f = f->next) {
+        if (f->tok) /* a local: its type's errors belong to its line */
+            ob_sync(o, f->tok);
         ob_printf(o, "    %s;\n", f->text);
+    }
     int any = 0;
     for (layout *k = l->kids; k; k = k->sibling)
         any |= k->fields || k->kids;
@@ -360,6 +363,7 @@ static void emit_function(gen *g, afunc *f)
             ob_printf(o, "    acx__f->%s = %s;\n", x->field, x->field);
     ob_puts(o, "}\n");
 
+    ob_putn(o, "\n", 1);
     ob_putn(o, body.p ? body.p : "", body.n);
     ob_free(&body);
     ob_unmap(o);

@@ -37,6 +37,9 @@ void ob_raw(obuf *o, uint32_t from, uint32_t to);
 /* Forget the mapping (after text that is not from the source). */
 void ob_unmap(obuf *o);
 void ob_nl(obuf *o);
+/* Generated code (printf-like): on one line when #line is on. */
+void ob_glue(obuf *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- async functions ---------------------------------------------------- */
 

@@ -101,7 +101,7 @@ static afunc *called_async(lowerer *lw, node *call)
  * out.  CHILD is an acx_coro * expression, BODY its body function. */
 static void emit_suspend(obuf *o, const char *child, const char *body, int k)
 {
-    ob_printf(o, "(%s)->parent = &acx__f->acx__hdr;\n"
+    ob_glue(o, "(%s)->parent = &acx__f->acx__hdr;\n"
               "if ((char *)__builtin_frame_address(0) > acx__stack_floor) {\n"
               "    if ((acx__r = %s(%s)) == ACX__DONE)\n"
               "        goto acx__L%d;\n"
@@ -152,21 +152,21 @@ static char *lower_await(lowerer *lw, node *e, int discard)
         int k = new_site(lw, e->tok);
         ob_sync(o, e->tok);
         if (c->fast) { /* acx_abi.h: the fast protocol */
-            ob_printf(o, "if ((acx__r = acx__fast_%s(&acx__f->acx__hdr%s%s))"
+            ob_glue(o, "if ((acx__r = acx__fast_%s(&acx__f->acx__hdr%s%s))"
                       " != ACX__DONE) {\n    acx__f->acx__state = %d;\n"
                       "    return acx__r;\n}\nacx__L%d:;\n", c->name,
                       *args ? ", " : "", args, k, k);
             if (c->is_void || discard)
                 return gen_strdup(lw->g, "((void)0)");
             char *t = new_temp(lw, render_ret_specs(lw->g, c), c->declr);
-            ob_printf(o, "%s = acx__fast_result_%s(&acx__f->acx__hdr);\n", t,
+            ob_glue(o, "%s = acx__fast_result_%s(&acx__f->acx__hdr);\n", t,
                       c->name);
             return t;
         }
         if (!edge_boxed(f, c)) {
             layout_field(f->children, gen_printf(lw->g,
                          "struct acx__frame_%s acx__c%d", c->name, k), 0);
-            ob_printf(o, "acx__init_%s(&acx__f->acx__c%d%s%s);\n", c->name,
+            ob_glue(o, "acx__init_%s(&acx__f->acx__c%d%s%s);\n", c->name,
                       k, *args ? ", " : "", args);
             emit_suspend(o, gen_printf(lw->g, "&acx__f->acx__c%d.acx__hdr",
                                        k),
@@ -174,7 +174,7 @@ static char *lower_await(lowerer *lw, node *e, int discard)
             if (c->is_void || discard)
                 return gen_strdup(lw->g, "((void)0)");
             char *t = new_temp(lw, render_ret_specs(lw->g, c), c->declr);
-            ob_printf(o, "%s = acx__f->acx__c%d.acx__ret;\n", t, k);
+            ob_glue(o, "%s = acx__f->acx__c%d.acx__ret;\n", t, k);
             return t;
         }
         acx_tok *tk = &lw->g->src->toks[e->tok];
@@ -185,8 +185,8 @@ static char *lower_await(lowerer *lw, node *e, int discard)
                                tk->line);
         layout_field(f->children, gen_printf(lw->g, "acx_coro *acx__c%d",
                                              k), 0);
-        ob_printf(o, "acx__f->acx__c%d = %s(%s);\n", k, c->name, args);
-        ob_printf(o, "if (!acx__f->acx__c%d)\n    acx__oom(%s);\n", k,
+        ob_glue(o, "acx__f->acx__c%d = %s(%s);\n", k, c->name, args);
+        ob_glue(o, "if (!acx__f->acx__c%d)\n    acx__oom(%s);\n", k,
                   file_line);
         emit_suspend(o, gen_printf(lw->g, "acx__f->acx__c%d", k),
                      gen_printf(lw->g, "acx__f->acx__c%d->info->body", k), k);
@@ -196,11 +196,11 @@ static char *lower_await(lowerer *lw, node *e, int discard)
             char *rt = gen_printf(lw->g, "%s%s", render_ret_specs(lw->g, c),
                                   render_declarator(lw->g, c->declr,
                                                     "acx__ret", 1, 0));
-            ob_printf(o, "%s = ((struct { acx_coro acx__hdr; uint32_t "
+            ob_glue(o, "%s = ((struct { acx_coro acx__hdr; uint32_t "
                       "acx__state; %s; } *)acx__f->acx__c%d)->acx__ret;\n",
                       t, rt, k);
         }
-        ob_printf(o, "acx_coro_free(acx__f->acx__c%d);\n", k);
+        ob_glue(o, "acx_coro_free(acx__f->acx__c%d);\n", k);
         return t ? t : gen_strdup(lw->g, "((void)0)");
     }
     /* a handle: a task or a coroutine object */
@@ -209,7 +209,7 @@ static char *lower_await(lowerer *lw, node *e, int discard)
     ob_sync(o, e->tok);
     layout_field(f->children, gen_printf(lw->g,
                  "struct acx__frame_acx__await acx__c%d", k), 0);
-    ob_printf(o, "acx__init_acx__await(&acx__f->acx__c%d, _Generic((%s), "
+    ob_glue(o, "acx__init_acx__await(&acx__f->acx__c%d, _Generic((%s), "
               "acx_task *: acx__aw_task, acx_coro *: acx__aw_coro)(%s));\n",
               k, h, h);
     emit_suspend(o, gen_printf(lw->g, "&acx__f->acx__c%d.acx__hdr", k),
@@ -217,7 +217,7 @@ static char *lower_await(lowerer *lw, node *e, int discard)
     if (discard)
         return gen_strdup(lw->g, "((void)0)");
     char *t = new_temp(lw, "int", NULL);
-    ob_printf(o, "%s = acx__f->acx__c%d.acx__ret;\n", t, k);
+    ob_glue(o, "%s = acx__f->acx__c%d.acx__ret;\n", t, k);
     return t;
 }
 
@@ -300,10 +300,10 @@ static char *lower_logic(lowerer *lw, node *e)
                           e->kind == E_LAND ? "&&" : "||",
                           render_expr(lw, e->b));
     char *t = new_temp(lw, "int", NULL);
-    ob_printf(lw->o, "%s = !!(%s);\nif (%s%s) {\n", t, ra,
+    ob_glue(lw->o, "%s = !!(%s);\nif (%s%s) {\n", t, ra,
               e->kind == E_LAND ? "" : "!", t);
     char *rb = lower_expr(lw, e->b);
-    ob_printf(lw->o, "%s = !!(%s);\n}\n", t, rb);
+    ob_glue(lw->o, "%s = !!(%s);\n}\n", t, rb);
     return t;
 }
 
@@ -323,20 +323,20 @@ static char *lower_cond(lowerer *lw, node *e)
                        "operand in a variable (or an await)");
             return rc;
         }
-        ob_printf(lw->o, "if (!(%s)) {\n", rc);
+        ob_glue(lw->o, "if (!(%s)) {\n", rc);
         char *ry = lower_expr(lw, e->c);
-        ob_puts(lw->o, "}\n");
+        ob_glue(lw->o, "%s", "}\n");
         return gen_printf(lw->g, "((%s) ? (%s) : (%s))", rc, rc, ry);
     }
     if (!needs(e->b) && !needs(e->c))
         return gen_printf(lw->g, "(%s) ? (%s) : (%s)", rc,
                           render_expr(lw, e->b), render_expr(lw, e->c));
     char *t = new_temp(lw, "int", NULL);
-    ob_printf(lw->o, "%s = !!(%s);\nif (%s) {\n", t, rc, t);
+    ob_glue(lw->o, "%s = !!(%s);\nif (%s) {\n", t, rc, t);
     char *rb = lower_expr(lw, e->b);
-    ob_puts(lw->o, "} else {\n");
+    ob_glue(lw->o, "%s", "} else {\n");
     char *ry = lower_expr(lw, e->c);
-    ob_puts(lw->o, "}\n");
+    ob_glue(lw->o, "%s", "}\n");
     return gen_printf(lw->g, "(%s ? (%s) : (%s))", t, rb, ry);
 }
 
@@ -357,7 +357,7 @@ static char *lower_expr_d(lowerer *lw, node *e, int discard)
         return lower_cond(lw, e);
     case E_COMMA: {
         char *ra = lower_expr_d(lw, e->a, 1);
-        ob_printf(lw->o, "(void)(%s);\n", ra);
+        ob_glue(lw->o, "(void)(%s);\n", ra);
         return lower_expr_d(lw, e->b, discard);
     }
     case E_STMTEXPR:
@@ -450,7 +450,7 @@ static void lower_decl(lowerer *lw, node *decl, int frame)
             continue;
         if (l->kind == L_KEEP) { /* a function declaration */
             ob_sync(o, id->first);
-            ob_printf(o, "%s%s;\n", render_specs(lw->g, specs, 0),
+            ob_glue(o, "%s%s;\n", render_specs(lw->g, specs, 0),
                       render_declarator(lw->g, id->a, l->field ? l->field
                       : arena_strndup(lw->g->parse->arena, l->name, l->len),
                       0, 0));
@@ -469,11 +469,11 @@ static void lower_decl(lowerer *lw, node *decl, int frame)
             aggregate = 0; /* a plain pointer: assign */
         char *r = lower_expr(lw, init);
         if (aggregate)
-            ob_printf(o, "{ __typeof__(acx__f->%s) acx__i = %s;\n"
+            ob_glue(o, "{ __typeof__(acx__f->%s) acx__i = %s;\n"
                       "__builtin_memcpy((void *)&acx__f->%s, &acx__i, "
                       "sizeof acx__i); }\n", l->field, r, l->field);
         else
-            ob_printf(o, "acx__f->%s = %s;\n", l->field, r);
+            ob_glue(o, "acx__f->%s = %s;\n", l->field, r);
     }
     lw->tg = saved;
 }
@@ -499,7 +499,7 @@ static void push_loop(lowerer *lw, loopctx *l, int rewritten)
 
 static void cont_label(lowerer *lw, loopctx *l)
 {
-    ob_printf(lw->o, "acx__cont%d: __attribute__((unused));\n", l->cont);
+    ob_glue(lw->o, "acx__cont%d: __attribute__((unused));\n", l->cont);
 }
 
 static void lower_for(lowerer *lw, node *s)
@@ -516,34 +516,34 @@ static void lower_for(lowerer *lw, node *s)
         lw->loops = l.up;
         return;
     }
-    ob_puts(o, "{\n");
+    ob_glue(o, "%s", "{\n");
     if (s->a && s->a->kind == S_DECL)
         lower_decl(lw, s->a, (s->flags & NF_AWAIT) != 0);
     else if (s->a)
-        ob_printf(o, "(void)(%s);\n", lower_full(lw, s->a->a, 1));
+        ob_glue(o, "(void)(%s);\n", lower_full(lw, s->a->a, 1));
     loopctx l;
     if (!loop_lowered) {
-        ob_printf(o, "for (; %s; %s)\n", s->b ? render_expr(lw, s->b) : "",
+        ob_glue(o, "for (; %s; %s)\n", s->b ? render_expr(lw, s->b) : "",
                   s->c ? render_expr(lw, s->c) : "");
         push_loop(lw, &l, 0);
         lower_stmt(lw, s->d);
         lw->loops = l.up;
-        ob_puts(o, "}\n");
+        ob_glue(o, "%s", "}\n");
         return;
     }
-    ob_puts(o, "for (;;) {\n");
+    ob_glue(o, "%s", "for (;;) {\n");
     if (s->b) {
         char *c = lower_full(lw, s->b, 0);
-        ob_printf(o, "if (!(%s))\n    break;\n", c);
+        ob_glue(o, "if (!(%s))\n    break;\n", c);
     }
     push_loop(lw, &l, s->c != NULL);
     lower_stmt(lw, s->d);
     lw->loops = l.up;
     if (s->c) {
         cont_label(lw, &l);
-        ob_printf(o, "(void)(%s);\n", lower_full(lw, s->c, 1));
+        ob_glue(o, "(void)(%s);\n", lower_full(lw, s->c, 1));
     }
-    ob_puts(o, "}\n}\n");
+    ob_glue(o, "%s", "}\n}\n");
 }
 
 static void lower_stmt(lowerer *lw, node *s)
@@ -560,81 +560,81 @@ static void lower_stmt(lowerer *lw, node *s)
     loopctx l;
     switch (s->kind) {
     case S_BLOCK:
-        ob_puts(o, "{\n");
+        ob_glue(o, "%s", "{\n");
         lower_items(lw, s, NULL);
-        ob_puts(o, "}\n");
+        ob_glue(o, "%s", "}\n");
         return;
     case S_EXPR: {
-        ob_puts(o, "{\n");
+        ob_glue(o, "%s", "{\n");
         char *r = lower_full(lw, s->a, 1);
         if (strcmp(r, "((void)0)") != 0)
-            ob_printf(o, "(void)(%s);\n", r);
-        ob_puts(o, "}\n");
+            ob_glue(o, "(void)(%s);\n", r);
+        ob_glue(o, "%s", "}\n");
         return;
     }
     case S_RETURN:
-        ob_puts(o, "{\n");
+        ob_glue(o, "%s", "{\n");
         if (s->a) {
             char *r = lower_full(lw, s->a, lw->f->is_void);
             if (lw->f->is_void)
-                ob_printf(o, "(void)(%s);\n", r);
+                ob_glue(o, "(void)(%s);\n", r);
             else
-                ob_printf(o, "acx__f->acx__ret = %s;\n", r);
+                ob_glue(o, "acx__f->acx__ret = %s;\n", r);
         }
-        ob_puts(o, "return ACX__DONE;\n}\n");
+        ob_glue(o, "%s", "return ACX__DONE;\n}\n");
         return;
     case S_IF: {
-        ob_puts(o, "{\n");
+        ob_glue(o, "%s", "{\n");
         char *c = lower_full(lw, s->a, 0);
-        ob_printf(o, "if (%s)\n", c);
+        ob_glue(o, "if (%s)\n", c);
         lower_stmt(lw, s->b);
         if (s->c) {
-            ob_puts(o, "else\n");
+            ob_glue(o, "%s", "else\n");
             lower_stmt(lw, s->c);
         }
-        ob_puts(o, "}\n");
+        ob_glue(o, "%s", "}\n");
         return;
     }
     case S_WHILE:
         if (!needs(s->a)) {
-            ob_printf(o, "while (%s)\n", render_expr(lw, s->a));
+            ob_glue(o, "while (%s)\n", render_expr(lw, s->a));
             push_loop(lw, &l, 0);
             lower_stmt(lw, s->b);
             lw->loops = l.up;
             return;
         }
-        ob_puts(o, "for (;;) {\n");
-        ob_printf(o, "if (!(%s))\n    break;\n", lower_full(lw, s->a, 0));
+        ob_glue(o, "%s", "for (;;) {\n");
+        ob_glue(o, "if (!(%s))\n    break;\n", lower_full(lw, s->a, 0));
         push_loop(lw, &l, 0);
         lower_stmt(lw, s->b);
         lw->loops = l.up;
-        ob_puts(o, "}\n");
+        ob_glue(o, "%s", "}\n");
         return;
     case S_DO:
         if (!needs(s->b)) {
-            ob_puts(o, "do\n");
+            ob_glue(o, "%s", "do\n");
             push_loop(lw, &l, 0);
             lower_stmt(lw, s->a);
             lw->loops = l.up;
-            ob_printf(o, "while (%s);\n", render_expr(lw, s->b));
+            ob_glue(o, "while (%s);\n", render_expr(lw, s->b));
             return;
         }
-        ob_puts(o, "for (;;) {\n");
+        ob_glue(o, "%s", "for (;;) {\n");
         push_loop(lw, &l, 1);
         lower_stmt(lw, s->a);
         lw->loops = l.up;
         cont_label(lw, &l);
-        ob_printf(o, "if (!(%s))\n    break;\n}\n", lower_full(lw, s->b, 0));
+        ob_glue(o, "if (!(%s))\n    break;\n}\n", lower_full(lw, s->b, 0));
         return;
     case S_FOR:
         lower_for(lw, s);
         return;
     case S_SWITCH: {
-        ob_puts(o, "{\n");
+        ob_glue(o, "%s", "{\n");
         char *c = lower_full(lw, s->a, 0);
-        ob_printf(o, "switch (%s)\n", c);
+        ob_glue(o, "switch (%s)\n", c);
         lower_stmt(lw, s->b);
-        ob_puts(o, "}\n");
+        ob_glue(o, "%s", "}\n");
         return;
     }
     case S_CASE:
@@ -649,15 +649,15 @@ static void lower_stmt(lowerer *lw, node *s)
         return;
     case S_CONTINUE:
         if (lw->loops && lw->loops->cont) {
-            ob_printf(o, "goto acx__cont%d;\n", lw->loops->cont);
+            ob_glue(o, "goto acx__cont%d;\n", lw->loops->cont);
             return;
         }
-        ob_puts(o, "continue;\n");
+        ob_glue(o, "%s", "continue;\n");
         return;
     case S_GOTO: {
-        ob_puts(o, "{\n");
+        ob_glue(o, "%s", "{\n");
         char *r = lower_full(lw, s->a, 0);
-        ob_printf(o, "goto *(%s);\n}\n", r);
+        ob_glue(o, "goto *(%s);\n}\n", r);
         return;
     }
     case S_DECL:
@@ -683,19 +683,20 @@ int lower_function(gen *g, afunc *f, obuf *o)
     ob_nl(&body);
 
     ob_sync(o, f->def->first);
-    ob_printf(o, "static int acx__body_%s(acx_coro *acx__co)\n{\n",
+    ob_glue(o, "static int acx__body_%s(acx_coro *acx__co)\n{\n",
               f->name);
-    ob_printf(o, "struct acx__frame_%s *const acx__f = "
+    ob_glue(o, "struct acx__frame_%s *const acx__f = "
               "(struct acx__frame_%s *)acx__co;\n", f->name, f->name);
-    ob_puts(o, "int acx__r;\n(void)acx__f;\n(void)acx__r;\n"
+    ob_glue(o, "%s", "int acx__r;\n(void)acx__f;\n(void)acx__r;\n"
                "switch (acx__f->acx__state) {\n"
                "case 0:\n    break;\n");
     for (int k = 1; k <= f->nsites; k++)
-        ob_printf(o, "case %d:\n    goto acx__L%d;\n", k, k);
-    ob_puts(o, "default:\n    return ACX__DONE;\n}\n");
+        ob_glue(o, "case %d:\n    goto acx__L%d;\n", k, k);
+    ob_glue(o, "%s", "default:\n    return ACX__DONE;\n}\n");
+    ob_putn(o, "\n", 1); /* the body starts with a #line directive */
     ob_putn(o, body.p ? body.p : "", body.n);
     o->mapped = 0; /* the body's own #lines moved the mapping */
-    ob_puts(o, "\nreturn ACX__DONE;\n}\n");
+    ob_glue(o, "%s", "\nreturn ACX__DONE;\n}\n");
     ob_free(&body);
     return g->src->errors > errors ? -1 : 0;
 }
