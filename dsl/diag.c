@@ -140,13 +140,80 @@ int diag_column(acx_src *s, uint32_t tok)
     return (int)col + 1;
 }
 
-static void emit(acx_src *s, const char *path, uint32_t line, int col,
-                 const char *sev, const char *fmt, va_list ap)
+struct diag_held {
+    uint32_t key;  /* offset in the preprocessed text: source order */
+    uint32_t seq;  /* order of reporting, among equal keys */
+    char *text;
+};
+
+static int held_cmp(const void *a, const void *b)
+{
+    const struct diag_held *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void diag_flush(acx_src *s)
 {
     FILE *out = s->err ? s->err : stderr;
+    if (s->nheld > 1)
+        qsort(s->held, (size_t)s->nheld, sizeof *s->held, held_cmp);
+    for (int i = 0; i < s->nheld; i++) {
+        fputs(s->held[i].text, out);
+        free(s->held[i].text);
+    }
+    free(s->held);
+    s->held = NULL;
+    s->nheld = s->capheld = 0;
+}
+
+/* Keep TEXT for diag_flush; print it at once if that fails. */
+static void hold(acx_src *s, uint32_t key, char *text)
+{
+    if (s->nheld == s->capheld) {
+        int cap = s->capheld ? s->capheld * 2 : 16;
+        struct diag_held *h = realloc(s->held, (size_t)cap * sizeof *h);
+        if (!h) {
+            fputs(text, s->err ? s->err : stderr);
+            free(text);
+            return;
+        }
+        s->held = h;
+        s->capheld = cap;
+    }
+    s->held[s->nheld].key = key;
+    s->held[s->nheld].seq = (uint32_t)s->nheld;
+    s->held[s->nheld++].text = text;
+}
+
+static void emit_to(FILE *out, const char *path, uint32_t line, int col,
+                    const char *sev, const char *fmt, va_list ap, int json);
+
+static void emit(acx_src *s, uint32_t key, const char *path, uint32_t line,
+                 int col, const char *sev, const char *fmt, va_list ap)
+{
+    if (s->sorted) {
+        char *text = NULL;
+        size_t n = 0;
+        FILE *m = open_memstream(&text, &n);
+        if (m) {
+            emit_to(m, path, line, col, sev, fmt, ap, s->json);
+            fclose(m);
+            hold(s, key, text);
+            return;
+        }
+    }
+    emit_to(s->err ? s->err : stderr, path, line, col, sev, fmt, ap,
+            s->json);
+}
+
+static void emit_to(FILE *out, const char *path, uint32_t line, int col,
+                    const char *sev, const char *fmt, va_list ap, int json)
+{
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (s->json) {
+    if (json) {
         fprintf(out, "{\"file\":\"");
         for (const char *p = path; *p; p++)
             fprintf(out, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
@@ -166,6 +233,11 @@ static void emit(acx_src *s, const char *path, uint32_t line, int col,
     fprintf(out, "%s:%u:%d: %s: %s\n", path, line, col, sev, msg);
 }
 
+static uint32_t tok_key(acx_src *s, uint32_t tok)
+{
+    return tok < s->ntoks ? s->toks[tok].off : (uint32_t)s->len;
+}
+
 static const char *tok_path(acx_src *s, uint32_t tok)
 {
     if (tok < s->ntoks && s->files && s->toks[tok].file < s->nfiles)
@@ -181,7 +253,8 @@ void diag_error(acx_src *s, uint32_t tok, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     uint32_t line = tok < s->ntoks ? s->toks[tok].line : 1;
-    emit(s, tok_path(s, tok), line, diag_column(s, tok), "error", fmt, ap);
+    emit(s, tok_key(s, tok), tok_path(s, tok), line, diag_column(s, tok),
+         "error", fmt, ap);
     va_end(ap);
 }
 
@@ -191,7 +264,8 @@ void diag_warning(acx_src *s, uint32_t tok, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     uint32_t line = tok < s->ntoks ? s->toks[tok].line : 1;
-    emit(s, tok_path(s, tok), line, diag_column(s, tok), "warning", fmt, ap);
+    emit(s, tok_key(s, tok), tok_path(s, tok), line, diag_column(s, tok),
+         "warning", fmt, ap);
     va_end(ap);
 }
 
@@ -209,6 +283,6 @@ void diag_error_at(acx_src *s, uint32_t off, uint16_t file, uint32_t line,
     va_start(ap, fmt);
     const char *path = s->files && file < s->nfiles ? s->files[file]
                                                     : s->path;
-    emit(s, path, line, (int)(off - b) + 1, "error", fmt, ap);
+    emit(s, off, path, line, (int)(off - b) + 1, "error", fmt, ap);
     va_end(ap);
 }

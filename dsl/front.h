@@ -47,6 +47,10 @@ typedef struct acx_src {
     int max_errors;
     int json;           /* diagnostics as JSON lines */
     FILE *err;          /* where diagnostics go (stderr) */
+    int sorted;         /* hold diagnostics; diag_flush prints them in
+                         * source order */
+    struct diag_held *held;
+    int nheld, capheld;
 } acx_src;
 
 int src_file_index(acx_src *s, const char *name, size_t len);
@@ -66,6 +70,8 @@ void diag_warning(acx_src *s, uint32_t tok, const char *fmt, ...)
 /* An error at a raw buffer offset (the lexer, before tokens exist). */
 void diag_error_at(acx_src *s, uint32_t off, uint16_t file, uint32_t line,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Print held diagnostics in source order (with src->sorted). */
+void diag_flush(acx_src *s);
 /* Column (1-based) of token T in its original source line. */
 int diag_column(acx_src *s, uint32_t tok);
 

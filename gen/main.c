@@ -331,6 +331,7 @@ int main(int argc, char **argv)
     src.json = o.json;
     src.err = stderr;
     src.max_errors = 50;
+    src.sorted = 1; /* semantic checks run per function: print in order */
     int status = 1;
     acx_parse parse = {0};
     gen g = {0};
@@ -365,6 +366,7 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
+    diag_flush(&src);
     if (status != 0 && o.md)
         unlink(depfile); /* nothing half-made stays behind */
     if (src.errors > src.max_errors)
