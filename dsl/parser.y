@@ -236,6 +236,8 @@ array_size2(A) ::= aexpr(E).                    { A = E; }
 array_size2(A) ::= STATIC aexpr(E).             { A = E; }
 
 param_list(A) ::= params(P).                    { A = P; }
+/* f(...) with no named parameter: clang's overloadable functions, C23 */
+param_list(A) ::= ELLIPSIS(E).                  { A = build_leaf(ctx, D_PARAM, E); A->op = TK_ELLIPSIS; }
 param_list(A) ::= params(P) COMMA ELLIPSIS(E).  { A = build_list(P, build_leaf(ctx, D_PARAM, E)); A->op = TK_ELLIPSIS; }
 params(A) ::= param(P).                         { A = build_list(0, P); }
 params(A) ::= params(L) COMMA param(P).         { A = build_list(L, P); }
