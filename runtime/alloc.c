@@ -29,7 +29,7 @@ enum {
     SLAB_STEP = 8,
     SLAB_MAX = 2048,                /* larger blocks: malloc */
     SLAB_CLASSES = SLAB_MAX / SLAB_STEP,
-    SLAB_CHUNK = 256 * 1024,
+    SLAB_CHUNK = 64 * 1024,
 };
 
 struct slab_cache {
