@@ -436,10 +436,12 @@ static void collect(gen *g)
         }
     }
     for (node *n = g->parse->unit; n; n = n->next) {
-        if (n->kind != S_DECL || !n->a)
+        if ((n->kind != S_DECL && n->kind != D_FUNCDEF) || !n->a)
             continue;
-        for (node *id = n->b; id; id = id->next) { /* acx__fast_NAME */
-            node *nm = decl_name(id->a);
+        /* acx__fast_NAME, declared or defined (static inline) */
+        for (node *id = n->kind == D_FUNCDEF ? n : n->b; id;
+             id = n->kind == D_FUNCDEF ? NULL : id->next) {
+            node *nm = decl_name(n->kind == D_FUNCDEF ? n->b : id->a);
             size_t len;
             const char *t = nm ? tok_str(s, nm->tok, &len) : NULL;
             if (t && len > 10 && memcmp(t, "acx__fast_", 10) == 0) {
@@ -448,7 +450,7 @@ static void collect(gen *g)
                     f->fast = 1;
             }
         }
-        for (node *k = n->a->a; k; k = k->next) {
+        for (node *k = n->kind == S_DECL ? n->a->a : NULL; k; k = k->next) {
             if (k->kind != D_STRUCT || !(k->spec & 1) || !(k->spec & 2))
                 continue;
             size_t len;

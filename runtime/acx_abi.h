@@ -39,6 +39,7 @@ typedef struct acx_coro acx_coro;
 typedef struct acx_task acx_task;
 typedef struct acx__info acx__info;
 typedef struct acx__site acx__site;
+typedef struct acx__waiter acx__waiter;
 
 /* What a body function returns. */
 enum {
@@ -87,6 +88,51 @@ struct acx__info {
 
 /* The running task; set by the driver around each step. */
 extern __thread acx_task *acx__cur_task;
+
+/* Task flags. */
+enum {
+    ACX__T_READY = 1u << 0,    /* linked in the loop's ready FIFO */
+    ACX__T_DONE = 1u << 1,     /* the root frame returned ACX__DONE */
+    ACX__T_RELEASED = 1u << 2, /* the owner let go: free once done */
+    ACX__T_MAIN = 1u << 3,     /* acx_run's task: acx_run frees it */
+    ACX__T_SLAB = 1u << 4,     /* its block came from alloc.c's classes */
+};
+
+/* A task is the header of a boxed frame (its layout is part of the ABI
+ * because the fast paths below run inline in generated code): acx__coro_alloc puts it right
+ * before the frame in the same allocation, so spawning allocates nothing
+ * and the root frame is always at (t + 1).  Its size is a multiple of 16 so
+ * the frame keeps malloc's alignment; 32 bytes because memory per
+ * suspended task is a design goal. */
+struct acx_task {
+    acx_coro *top;        /* innermost frame: the one to resume */
+    acx_task *next;       /* link in the ready FIFO */
+    acx__waiter *waiters; /* awaiting tasks: the TAIL of a circular list,
+                           * so appending and waking in order are O(1) */
+    uint32_t flags;       /* ACX__T_* */
+    uint32_t idx;         /* position in the loop's task registry */
+};
+
+/* The ready FIFO of this thread's loop (one loop per thread). */
+struct acx__readyq {
+    acx_task *head, *tail;
+};
+extern __thread struct acx__readyq acx__readyq;
+
+/* Append T to the ready FIFO unless it is queued already. */
+static inline void acx__ready_task(acx_task *t)
+{
+    if (t->flags & ACX__T_READY)
+        return;
+    t->flags |= ACX__T_READY;
+    t->next = 0;
+    if (acx__readyq.tail != 0)
+        acx__readyq.tail->next = t;
+    else
+        acx__readyq.head = t;
+    acx__readyq.tail = t;
+}
+
 
 /* Deep await chains would grow the C stack one body call per level.  The
  * driver records how low the stack may go; a parent past that point hands
@@ -159,7 +205,13 @@ static inline void acx__init_acx_yield(struct acx__frame_acx_yield *f)
  *     }
  *     K: value = acx__fast_result_NAME(self);
  * saving the child frame's setup and a call on every suspension. */
-int acx__fast_acx_yield(acx_coro *self);
+static inline int acx__fast_acx_yield(acx_coro *self)
+{
+    acx_task *t = acx__cur_task;
+    acx__ready_task(t); /* to the back: everyone ready now runs first */
+    t->top = self;
+    return ACX__SUSPEND;
+}
 static inline int acx__fast_result_acx_yield(acx_coro *self)
 {
     (void)self;
@@ -212,10 +264,10 @@ static inline acx__awaitable acx__aw_coro(acx_coro *c)
     _Generic((x), acx_task *: acx__aw_task, acx_coro *: acx__aw_coro)(x)
 
 /* The waiter a suspended awaiter links into the awaited task. */
-typedef struct acx__waiter {
+struct acx__waiter {
     struct acx__waiter *next;
     acx_task *task;
-} acx__waiter;
+};
 
 struct acx__frame_acx__await {
     ACX__FRAME_PREFIX;

@@ -13,29 +13,6 @@
 
 /* ---- tasks ------------------------------------------------------------ */
 
-/* Task flags. */
-enum {
-    ACX__T_READY = 1u << 0,    /* linked in the loop's ready FIFO */
-    ACX__T_DONE = 1u << 1,     /* the root frame returned ACX__DONE */
-    ACX__T_RELEASED = 1u << 2, /* the owner let go: free once done */
-    ACX__T_MAIN = 1u << 3,     /* acx_run's task: acx_run frees it */
-    ACX__T_SLAB = 1u << 4,     /* its block came from alloc.c's classes */
-};
-
-/* A task is the header of a boxed frame: acx__coro_alloc puts it right
- * before the frame in the same allocation, so spawning allocates nothing
- * and the root frame is always at (t + 1).  Its size is a multiple of 16 so
- * the frame keeps malloc's alignment; 32 bytes because memory per
- * suspended task is a design goal. */
-struct acx_task {
-    acx_coro *top;        /* innermost frame: the one to resume */
-    acx_task *next;       /* link in the ready FIFO */
-    acx__waiter *waiters; /* awaiting tasks: the TAIL of a circular list,
-                           * so appending and waking in order are O(1) */
-    uint32_t flags;       /* ACX__T_* */
-    uint32_t idx;         /* position in the loop's task registry */
-};
-
 _Static_assert(sizeof(struct acx_task) % 16 == 0,
                "the frame after a task must keep malloc's alignment");
 
@@ -141,8 +118,7 @@ int acx__poll_wake(acx__poll *p);
 /* ---- the loop --------------------------------------------------------- */
 
 struct acx__loop {
-    acx_task *ready_head, *ready_tail; /* the ready FIFO */
-    acx__heap timers;
+    acx__heap timers;  /* (the ready FIFO is acx__readyq, in acx_abi.h) */
     acx_task **tasks; /* registry of live tasks, for teardown */
     uint32_t ntasks, cap;
     acx__poll poll;
@@ -155,16 +131,7 @@ extern __thread struct acx__loop *acx__loop_cur;
 /* Append T to the ready FIFO of this thread's loop (no-op if queued). */
 static inline void acx__ready(acx_task *t)
 {
-    struct acx__loop *l = acx__loop_cur;
-    if (t->flags & ACX__T_READY)
-        return;
-    t->flags |= ACX__T_READY;
-    t->next = NULL;
-    if (l->ready_tail != NULL)
-        l->ready_tail->next = t;
-    else
-        l->ready_head = t;
-    l->ready_tail = t;
+    acx__ready_task(t);
 }
 
 /* Park the running task in leaf frame C whose result is already in place

@@ -46,15 +46,6 @@ int acx__body_acx_yield(acx_coro *c)
 
 ACX__LEAF_INFO(acx_yield, struct acx__frame_acx_yield);
 
-/* await acx_yield() in generated code: park the awaiting frame itself. */
-int acx__fast_acx_yield(acx_coro *self)
-{
-    acx_task *t = acx__cur_task;
-    acx__ready(t);
-    t->top = self;
-    return ACX__SUSPEND;
-}
-
 acx_coro *acx_yield(void)
 {
     struct acx__frame_acx_yield *f = (struct acx__frame_acx_yield *)

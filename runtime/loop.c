@@ -17,13 +17,15 @@
 #include "acx_internal.h"
 
 __thread struct acx__loop *acx__loop_cur;
+__thread struct acx__readyq acx__readyq;
 
 /* Run the tasks ready now; detaching the list first is what defers tasks
  * readied during the step to the next one. */
 static void loop_step(struct acx__loop *l)
 {
-    acx_task *t = l->ready_head;
-    l->ready_head = l->ready_tail = NULL;
+    (void)l;
+    acx_task *t = acx__readyq.head;
+    acx__readyq.head = acx__readyq.tail = NULL;
     while (t != NULL) {
         acx_task *next = t->next; /* T may be freed when it finishes */
         if (next != NULL) /* the chain of loads the next resume waits on */
@@ -98,7 +100,7 @@ static int loop_until_main_done(struct acx__loop *l)
         loop_step(l);
         if (l->main->flags & ACX__T_DONE)
             return 0;
-        if (l->ready_head == NULL) {
+        if (acx__readyq.head == NULL) {
             if (l->timers.n == 0)
                 return loop_stall(l);
             int n = acx__poll_wait(&l->poll, loop_timeout_ms(l));
