@@ -72,6 +72,20 @@ size_t acx_coro_size(const acx_coro *c);
 /* The name of the async function C runs (for logs and debugging). */
 const char *acx_coro_name(const acx_coro *c);
 
+/* Where coroutine C stands in its .acx source: the await point it is
+ * suspended at, or its definition when it has not started.  Sets *FILE,
+ * *LINE and, if FUNC is not NULL, *FUNC (the async function's name).
+ * Returns 0, or -EINVAL for NULL or a frame with no await-point table.
+ * Any thread, while C is not running. */
+int acx_coro_where(const acx_coro *c, const char **file, int *line,
+                   const char **func);
+
+/* Where task T waits: acx_coro_where of its innermost frame that has an
+ * await-point table (the runtime's own leaves have none).  -EINVAL for
+ * NULL, -EALREADY when T has finished.  Loop thread. */
+int acx_task_where(const acx_task *t, const char **file, int *line,
+                   const char **func);
+
 /* ---- awaitables ------------------------------------------------------ */
 
 /* await acx_yield(): every other ready task runs once before this one

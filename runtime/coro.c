@@ -3,6 +3,7 @@
  * A boxed frame shares one malloc with the task header that precedes it,
  * so acx_spawn of a coroutine object allocates nothing more.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,4 +67,32 @@ size_t acx_coro_size(const acx_coro *c)
 const char *acx_coro_name(const acx_coro *c)
 {
     return c && c->info ? c->info->name : NULL;
+}
+
+int acx_coro_where(const acx_coro *c, const char **file, int *line,
+                   const char **func)
+{
+    if (c == NULL || c->info == NULL || c->info->sites == NULL)
+        return -EINVAL;
+    uint32_t st = ACX__STATE(c);
+    if (st >= c->info->nsites)
+        st = 0; /* finished or unknown: the definition */
+    *file = c->info->sites[st].file;
+    *line = c->info->sites[st].line;
+    if (func != NULL)
+        *func = c->info->name;
+    return 0;
+}
+
+int acx_task_where(const acx_task *t, const char **file, int *line,
+                   const char **func)
+{
+    if (t == NULL)
+        return -EINVAL;
+    if (t->flags & ACX__T_DONE)
+        return -EALREADY;
+    for (const acx_coro *c = t->top; c != NULL; c = c->parent)
+        if (acx_coro_where(c, file, line, func) == 0)
+            return 0;
+    return -EINVAL;
 }
