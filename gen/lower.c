@@ -221,7 +221,8 @@ static char *lower_await(lowerer *lw, node *e, int discard)
     return t;
 }
 
-/* Children of E in source order (expressions only). */
+/* Children of E in source order (expressions only); OUT may be NULL to
+ * count them.  Lists are in order already, so the sort is linear. */
 static int kids(node *e, node **out, int max)
 {
     int n = 0;
@@ -235,13 +236,17 @@ static int kids(node *e, node **out, int max)
         if (list && ((e->kind == E_CALL && i == 1) ||
                      (e->kind != E_CALL && i == 0))) {
             for (; k && n < max; k = k->next)
-                out[n++] = k;
+                if (out)
+                    out[n++] = k;
+                else
+                    n++;
         } else if (n < max) {
-            out[n++] = k;
+            if (out)
+                out[n] = k;
+            n++;
         }
     }
-    /* sort by position (few items) */
-    for (int i = 1; i < n; i++)
+    for (int i = 1; out && i < n; i++)
         for (int j = i; j > 0 && out[j]->first < out[j - 1]->first; j--) {
             node *t = out[j];
             out[j] = out[j - 1];
@@ -253,9 +258,11 @@ static int kids(node *e, node **out, int max)
 /* E rebuilt from its tokens with each lowered child replaced. */
 static char *rebuild(lowerer *lw, node *e)
 {
-    node *k[256];
-    int n = kids(e, k, 256);
-    char *res[256];
+    int n = kids(e, NULL, INT32_MAX);
+    node **k = arena_alloc(lw->g->parse->arena, (size_t)n * sizeof *k + 1);
+    char **res = arena_alloc(lw->g->parse->arena,
+                             (size_t)n * sizeof *res + 1);
+    kids(e, k, n);
     for (int i = 0; i < n; i++)
         res[i] = needs(k[i]) ? lower_expr(lw, k[i]) : NULL;
     obuf t;
