@@ -168,6 +168,7 @@ void symtab_pop(struct symtab *t);
 void symtab_set(struct symtab *t, const char *name, size_t len, int kind,
                 void *data);
 int symtab_get(struct symtab *t, const char *name, size_t len, void **data);
+size_t name_hash(const char *s, size_t n);
 
 /* arena.c */
 struct arena;

@@ -26,7 +26,8 @@ struct symtab {
     int depth, capmarks;
 };
 
-static size_t hash(const char *s, size_t n)
+/* FNV-1a: short names, no need for more. */
+size_t name_hash(const char *s, size_t n)
 {
     size_t h = 2166136261u;
     for (size_t i = 0; i < n; i++)
@@ -81,7 +82,7 @@ void symtab_pop(struct symtab *t)
     struct entry *mark = t->marks[--t->depth];
     while (t->undo != mark) {
         struct entry *e = t->undo;
-        struct entry **p = &t->buckets[hash(e->name, e->len) % t->nbuckets];
+        struct entry **p = &t->buckets[name_hash(e->name, e->len) % t->nbuckets];
         while (*p != e)
             p = &(*p)->chain;
         *p = e->chain;
@@ -96,7 +97,7 @@ void symtab_set(struct symtab *t, const char *name, size_t len, int kind,
     struct entry *e = malloc(sizeof *e);
     if (!e)
         abort();
-    struct entry **b = &t->buckets[hash(name, len) % t->nbuckets];
+    struct entry **b = &t->buckets[name_hash(name, len) % t->nbuckets];
     e->name = name;
     e->len = len;
     e->kind = kind;
@@ -109,7 +110,7 @@ void symtab_set(struct symtab *t, const char *name, size_t len, int kind,
 
 int symtab_get(struct symtab *t, const char *name, size_t len, void **data)
 {
-    for (struct entry *e = t->buckets[hash(name, len) % t->nbuckets]; e;
+    for (struct entry *e = t->buckets[name_hash(name, len) % t->nbuckets]; e;
          e = e->chain)
         if (e->len == len && memcmp(e->name, name, len) == 0) {
             if (data)

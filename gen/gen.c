@@ -14,17 +14,9 @@
 #include "gen.h"
 #include "parser.h"
 
-static unsigned name_hash(const char *s, size_t n)
-{
-    unsigned h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h % 1024;
-}
-
 afunc *gen_find(gen *g, const char *name, size_t len)
 {
-    for (afunc *f = g->table[name_hash(name, len)]; f; f = f->hnext)
+    for (afunc *f = g->table[name_hash(name, len) % 1024]; f; f = f->hnext)
         if (f->namelen == len && memcmp(f->name, name, len) == 0)
             return f;
     return NULL;
@@ -44,7 +36,7 @@ static afunc *add_func(gen *g, node *specs, node *declr, node *def)
         while (*p)
             p = &(*p)->next;
         *p = f;
-        unsigned h = name_hash(s, len);
+        size_t h = name_hash(s, len) % 1024;
         f->hnext = g->table[h];
         g->table[h] = f;
     }
