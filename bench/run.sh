@@ -17,6 +17,9 @@
 #                  in a 4-ary heap (+ libuv timers when libuv is installed)
 #   5. acxc        generator throughput on a ~106,000-line file, beside
 #                  `gcc -E` on the same file
+#   6. throttle    uncontended acquire beside a mutex-protected C bucket;
+#                  4 threads sharing a 2,000/s bucket for 3 s, the rate
+#                  achieved beside a mutex-and-sleep bucket
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -186,6 +189,11 @@ if ((acxc_ok)); then
 else
     fail "acxc throughput" "acxc failed on big.acx: $(head -3 "$OUT/big.acxc.err")"
 fi
+
+# ---- 6. throttle ---------------------------------------------------------------
+echo
+echo "-- 6. throttle: uncontended acquire; 4 threads sharing 2,000/s"
+cc_link throttle bench/throttle.c && run throttle "$OUT/throttle"
 
 # ---- summary ------------------------------------------------------------------
 echo

@@ -101,6 +101,8 @@ ACX_ASYNC_DECL(int, acx_sleep_ms, (int64_t ms));
  * await c (an acx_coro *): run the coroutine object C as a child to its
  * end and free it; the value is its int result. */
 
+#include "acx_throttle.h"
+
 #ifdef __cplusplus
 }
 #endif

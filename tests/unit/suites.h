@@ -11,12 +11,14 @@ int acx_test_add_lexer(void);
 int acx_test_add_parser(void);
 int acx_test_add_runtime(void);
 int acx_test_add_alloc(void);
+int acx_test_add_throttle(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
     {"parser", acx_test_add_parser},
     {"runtime", acx_test_add_runtime},
     {"alloc", acx_test_add_alloc},
+    {"throttle", acx_test_add_throttle},
     {0, 0},
 };
 
