@@ -245,6 +245,14 @@ static const char *tok_path(acx_src *s, uint32_t tok)
     return s->path;
 }
 
+static void diag_tok(acx_src *s, uint32_t tok, const char *sev,
+                     const char *fmt, va_list ap)
+{
+    uint32_t line = tok < s->ntoks ? s->toks[tok].line : 1;
+    emit(s, tok_key(s, tok), tok_path(s, tok), line, diag_column(s, tok), sev,
+         fmt, ap);
+}
+
 void diag_error(acx_src *s, uint32_t tok, const char *fmt, ...)
 {
     s->errors++;
@@ -252,9 +260,7 @@ void diag_error(acx_src *s, uint32_t tok, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    uint32_t line = tok < s->ntoks ? s->toks[tok].line : 1;
-    emit(s, tok_key(s, tok), tok_path(s, tok), line, diag_column(s, tok),
-         "error", fmt, ap);
+    diag_tok(s, tok, "error", fmt, ap);
     va_end(ap);
 }
 
@@ -263,9 +269,7 @@ void diag_warning(acx_src *s, uint32_t tok, const char *fmt, ...)
     s->warnings++;
     va_list ap;
     va_start(ap, fmt);
-    uint32_t line = tok < s->ntoks ? s->toks[tok].line : 1;
-    emit(s, tok_key(s, tok), tok_path(s, tok), line, diag_column(s, tok),
-         "warning", fmt, ap);
+    diag_tok(s, tok, "warning", fmt, ap);
     va_end(ap);
 }
 

@@ -58,50 +58,46 @@ void ob_puts(obuf *o, const char *s)
     ob_putn(o, s, strlen(s));
 }
 
+/* Format into O.  GLUE: generated code that, with #line on, stays on the
+ * current line, so every instruction of an await maps to the await's .acx
+ * line (gdb steps and sanitizer frames land there, not on the lines that
+ * follow). */
+static void ob_vprintf(obuf *o, int glue, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (n >= 0) {
+        grow(o, (size_t)n);
+        vsnprintf(o->p + o->n, (size_t)n + 1, fmt, ap2);
+        char *s = o->p + o->n;
+        o->n += (size_t)n;
+        for (int i = 0; i < n; i++) {
+            if (s[i] != '\n')
+                continue;
+            if (glue && o->lines)
+                s[i] = ' ';
+            else if (o->mapped)
+                o->line++;
+        }
+    }
+    va_end(ap2);
+}
+
 void ob_printf(obuf *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    ob_vprintf(o, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    grow(o, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(o->p + o->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    char *s = o->p + o->n;
-    o->n += (size_t)n;
-    if (o->mapped)
-        for (int i = 0; i < n; i++)
-            o->line += s[i] == '\n';
 }
 
-/* Generated glue: with #line on, it stays on the current line, so every
- * instruction of an await maps to the await's .acx line (gdb steps and
- * sanitizer frames land there, not on the lines that follow). */
 void ob_glue(obuf *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    ob_vprintf(o, 1, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    char *buf = malloc((size_t)n + 1);
-    if (!buf) {
-        fputs("acxc: out of memory\n", stderr);
-        exit(1);
-    }
-    va_start(ap, fmt);
-    vsnprintf(buf, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    if (o->lines)
-        for (int i = 0; i < n; i++)
-            if (buf[i] == '\n')
-                buf[i] = ' ';
-    ob_putn(o, buf, (size_t)n);
-    free(buf);
 }
 
 static int at_bol(obuf *o)
