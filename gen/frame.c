@@ -205,7 +205,8 @@ char *render_specs(gen *g, node *specs, int drop_const)
 static int returns_specs(node *declr)
 {
     node *d = decl_root(declr);
-    return d && d->kind == D_FUNC;
+    return d && d->kind == D_FUNC && decl_plain(d->a); /* f(...), not
+                                                       * (*f(...))(int) */
 }
 
 int type_is_void(gen *g, node *specs, node *declr)
