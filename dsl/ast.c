@@ -20,8 +20,9 @@ void acx_lemon(void *, int, uint32_t);
 #define TOKS(c) ((c)->src->toks)
 
 /* typedef data stored in the table: is the type an integer type? */
-#define TD_INTEGER ((void *)1)
-#define TD_OTHER ((void *)2)
+#define TD_INTEGER 1
+#define TD_OTHER 2
+#define TD_CONST 4 /* the typedef's own type is const-qualified */
 
 node *ast_new(acx_parse *p, int kind, uint32_t first, uint32_t last)
 {
@@ -163,6 +164,14 @@ node *decl_root(node *d)
     return d;
 }
 
+int decl_qualified_ptr(node *d)
+{
+    for (; d && d->kind != D_NAME; d = d->a)
+        if (d->kind == D_PTR && d->op)
+            return 1;
+    return 0;
+}
+
 int decl_plain(node *d)
 {
     d = decl_root(d);
@@ -215,8 +224,10 @@ node *build_typename_spec(acx_parse *c, uint32_t tok)
     const char *s = tok_text(c, tok, &len);
     void *data = NULL;
     symtab_get(c->types, s, len, &data);
+    uintptr_t td = (uintptr_t)data;
     unsigned f = SP_TYPENAME | SP_HASTYPE |
-                 (data == TD_INTEGER ? SP_INTEGER : SP_OTHERTYPE);
+                 ((td & TD_INTEGER) ? SP_INTEGER : SP_OTHERTYPE) |
+                 ((td & TD_CONST) ? SP_CONST : 0);
     return build_spec(c, tok, f, 0);
 }
 
@@ -285,7 +296,10 @@ node *build_initdecl(acx_parse *c, node *declr, node *init)
         if (c->in_typedef) {
             int integer = specs && (specs->spec & SP_INTEGER) &&
                           !(specs->spec & SP_OTHERTYPE) && decl_plain(declr);
-            symtab_set(c->types, s, len, 1, integer ? TD_INTEGER : TD_OTHER);
+            int cnst = specs && (specs->spec & SP_CONST) && decl_plain(declr);
+            symtab_set(c->types, s, len, 1,
+                       (void *)(uintptr_t)((integer ? TD_INTEGER : TD_OTHER) |
+                                           (cnst ? TD_CONST : 0)));
         } else {
             declare_ordinary(c, n->tok);
         }

@@ -158,6 +158,7 @@ node *decl_func(node *declr);        /* the D_FUNC applied to the name */
 int decl_is_function(node *declr);   /* declares a function */
 node *decl_root(node *declr);        /* the outermost part, past parens */
 int decl_plain(node *declr);         /* just a name: no *, [] or () */
+int decl_qualified_ptr(node *declr); /* a pointer level has qualifiers */
 
 /* the typedef-name table (symtab.c) */
 struct symtab *symtab_new(void);

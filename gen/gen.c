@@ -350,9 +350,15 @@ static void emit_function(gen *g, afunc *f)
     ob_printf(o, ")\n{\n    acx__f->acx__hdr.info = &acx__info_%s;\n"
               "    acx__f->acx__hdr.parent = 0;\n"
               "    acx__f->acx__state = 0;\n", f->name);
-    for (local *x = f->locals; x; x = x->next)
-        if (x->kind == L_PARAM)
+    for (local *x = f->locals; x; x = x->next) {
+        if (x->kind != L_PARAM)
+            continue;
+        if ((x->specs->spec & SP_CONST) || decl_qualified_ptr(x->declr))
+            ob_printf(o, "    __builtin_memcpy((void *)&acx__f->%s, &%s, "
+                      "sizeof %s);\n", x->field, x->field, x->field);
+        else
             ob_printf(o, "    acx__f->%s = %s;\n", x->field, x->field);
+    }
     ob_puts(o, "}\n");
 
     ob_putn(o, "\n", 1);

@@ -467,12 +467,15 @@ static void lower_decl(lowerer *lw, node *decl, int frame)
             continue;
         ob_sync(o, id->first);
         node *init = id->b;
+        /* Plain assignment unless the field cannot be assigned: an array,
+         * a const (or const typedef) object, a `T *const` pointer. */
         int aggregate = init->kind == E_INITLIST ||
                         (specs->spec & SP_CONST) ||
                         !(l->declr && l->declr->kind == D_NAME) ||
                         init->kind == E_STRING;
         if (aggregate && l->declr && l->declr->kind == D_PTR &&
-            init->kind != E_INITLIST && !(specs->spec & SP_CONST))
+            init->kind != E_INITLIST && !(specs->spec & SP_CONST) &&
+            !decl_qualified_ptr(l->declr))
             aggregate = 0; /* a plain pointer: assign */
         char *r = lower_expr(lw, init);
         if (aggregate)
