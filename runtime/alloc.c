@@ -84,10 +84,30 @@ static void *slab_get(size_t cls)
 
 /* A block for a task header and a frame of FRAME_SIZE bytes described by
  * INFO.  Sets *SLABBED when it came from the size classes. */
+/* Frames aligned beyond malloc's 16 bytes (`_Alignas(64)` locals): the
+ * block starts PAD bytes before the task so that the frame after the
+ * task lands on its alignment. */
+static int over_aligned(const acx__info *info)
+{
+    return info != NULL && info->align > 16;
+}
+
+static size_t over_pad(const acx__info *info)
+{
+    return (info->align - sizeof(acx_task) % info->align) % info->align;
+}
+
 void *acx__frame_block(size_t frame_size, const acx__info *info,
                        int *slabbed)
 {
     size_t size = sizeof(acx_task) + frame_size;
+    if (over_aligned(info)) {
+        size_t a = info->align, pad = over_pad(info);
+        size_t total = (pad + size + a - 1) / a * a;
+        char *base = aligned_alloc(a, total);
+        *slabbed = 0;
+        return base ? base + pad : NULL;
+    }
     size_t cls = info && info->size == frame_size ? slab_class(size, info)
                                                   : 0;
     *slabbed = cls != 0;
@@ -97,7 +117,8 @@ void *acx__frame_block(size_t frame_size, const acx__info *info,
 void acx__frame_block_free(void *block, const acx__info *info, int slabbed)
 {
     if (!slabbed) {
-        free(block);
+        free(over_aligned(info) ? (char *)block - over_pad(info)
+                                : (char *)block);
         return;
     }
     size_t cls = slab_class(sizeof(acx_task) + info->size, info);
