@@ -91,7 +91,7 @@ $(LIBACX): $(RT_OBJ)
 ACXFLAGS ?=
 $(BUILD)/%.c: %.acx $(ACXC)
 	@mkdir -p $(dir $@)
-	$(ACXC) $(ACXFLAGS) -Iruntime -MD -MF $(@:.c=.acx.d) -o $@ $<
+	$(ACXC) --cc "$(CC)" $(ACXFLAGS) -Iruntime -MD -MF $(@:.c=.acx.d) -o $@ $<
 
 EX_ACX  := $(wildcard examples/*.acx)
 EX_BIN  := $(patsubst %.acx,$(BUILD)/%,$(EX_ACX))
