@@ -4,8 +4,8 @@
  * relies on every name here, so changes are ABI changes.
  *
  * The model.  Every async function F compiles to
- *   struct acx__frame_F { acx_coro acx__hdr; uint32_t acx__state; T acx__ret; ...params,
- *                         locals, child frames... };
+ *   struct acx__frame_F { acx_coro acx__hdr; uint32_t acx__state;
+ *                         T acx__ret; ...params, locals, child frames };
  *   static inline void acx__init_F(struct acx__frame_F *, params...);
  *   int acx__body_F(acx_coro *);           resume; returns an ACX__ code
  *   acx_coro *F(params...);                constructor: a boxed, unstarted
@@ -22,8 +22,11 @@
  * When the body suspends it returns ACX__SUSPEND after setting the running
  * task's innermost frame (acx__cur_task->top); the driver later resumes
  * that innermost frame and, when it finishes, its parent.  Hand-written
- * leaf awaitables (sleep, yield, awaiting a task) follow the same protocol,
- * which is why the generator can embed them too.
+ * leaf awaitables (sleep, awaiting a task) follow the same protocol, which
+ * is why the generator can embed them too; a leaf whose result is known
+ * when it parks may park its parent instead (the parent reads the result
+ * from the leaf frame on resume).  Leaves that need no frame at all use
+ * the fast protocol (acx__fast_NAME, below), as acx_yield does.
  */
 #ifndef ACX_ABI_H
 #define ACX_ABI_H
