@@ -102,6 +102,7 @@ ACX_ASYNC_DECL(int, acx_sleep_ms, (int64_t ms));
  * end and free it; the value is its int result. */
 
 #include "acx_throttle.h"
+#include "acx_signal.h"
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@ int acx_test_add_parser(void);
 int acx_test_add_runtime(void);
 int acx_test_add_alloc(void);
 int acx_test_add_throttle(void);
+int acx_test_add_signals(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -19,6 +20,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"runtime", acx_test_add_runtime},
     {"alloc", acx_test_add_alloc},
     {"throttle", acx_test_add_throttle},
+    {"signals", acx_test_add_signals},
     {0, 0},
 };
 

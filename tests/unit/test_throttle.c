@@ -336,7 +336,7 @@ static void test_change_wakes_waiters(void)
 
 /* ---- FIFO across threads ---------------------------------------------- */
 
-enum { FIFO_THREADS = 4, FIFO_ROUNDS = 5 };
+enum { FIFO_THREADS = 4, FIFO_ROUNDS = 3, FIFO_RATE = 20 };
 
 struct fifo {
     acx_throttle *t;
@@ -358,8 +358,9 @@ static void *fifo_main(void *arg)
 }
 
 /* Threads arrive one after another while the bucket runs at 1/s (so each
- * is surely queued before the next comes), then the rate goes to 1000/s:
- * they must be admitted in arrival order, 1 ms apart. */
+ * is surely queued before the next comes), then the rate goes to 20/s:
+ * they must be admitted in arrival order, 50 ms apart (wide enough that a
+ * late wake-up on a loaded machine cannot swap two of them). */
 static void test_fifo_threads(void)
 {
     acx_throttle *t = acx_throttle_new(1000, 1);
@@ -377,18 +378,21 @@ static void test_fifo_threads(void)
         for (int i = 0; i < FIFO_THREADS; i++) {
             args[i] = (struct fifo_arg){&f, i};
             CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, fifo_main, &args[i]), 0);
-            /* thread i holds its reservation: i + 1 tokens owed */
-            for (int k = 0; k < 100000 && acx_throttle_tokens(t) > -i - 0.5; k++)
+            /* thread i holds its reservation: i + 1 tokens owed (bounded
+             * by time, not by tries: a loaded machine may take a while) */
+            int64_t give_up = mono_ns() + 10 * NS;
+            while (acx_throttle_tokens(t) > -i - 0.5 && mono_ns() < give_up)
                 sched_yield();
         }
         CU_ASSERT(acx_throttle_tokens(t) < -FIFO_THREADS + 0.5);
         int64_t t0 = mono_ns();
-        CU_ASSERT_EQUAL(acx_throttle_set_rate(t, 1000), 0);
+        CU_ASSERT_EQUAL(acx_throttle_set_rate(t, FIFO_RATE), 0);
         for (int i = 0; i < FIFO_THREADS; i++)
             pthread_join(th[i], NULL);
         int64_t took = mono_ns() - t0;
-        CU_ASSERT(took >= (FIFO_THREADS - 0.1) * NS / 1000); /* the rate held */
-        CU_ASSERT(took < NS / 2);
+        /* the rate held; slots 50 ms apart leave room for wake-up jitter */
+        CU_ASSERT(took >= (FIFO_THREADS - 0.1) * NS / FIFO_RATE);
+        CU_ASSERT(took < 5 * NS);
         int ok = 1;
         for (int i = 0; i < FIFO_THREADS; i++)
             ok &= f.order[i] == i;
