@@ -146,8 +146,9 @@ acx_signal_scope acx__signal_scope_begin(acx_signal *s, acx_receiver_fn fn,
 void acx__signal_scope_end(acx_signal_scope *sc);
 
 #define ACX_SIGNAL_SCOPE(var, sig, fn, ctx, sender)                          \
-    acx_signal_scope var __attribute__((cleanup(acx__signal_scope_end))) =   \
-        acx__signal_scope_begin((sig), (fn), (ctx), (sender))
+    acx_signal_scope var                                                     \
+        __attribute__((cleanup(acx__signal_scope_end), unused)) =            \
+            acx__signal_scope_begin((sig), (fn), (ctx), (sender))
 #define ACX__SIG_CAT2(a, b) a##b
 #define ACX__SIG_CAT(a, b) ACX__SIG_CAT2(a, b)
 #define ACX_SIGNAL_CONNECTED_TO(sig, fn, ctx, sender)                        \
