@@ -131,6 +131,29 @@ static void th_wait_change(acx_throttle *t)
     pthread_mutex_unlock(&t->mu);
 }
 
+/* What taking N tokens at NOW does to the arrival-time word W: the word
+ * to store, the new arrival time, the burst window TAU, and how far the
+ * new arrival time runs ahead of NOW (beyond TAU the taker must wait). */
+typedef struct th_step {
+    uint64_t word, nt, tau;
+    int64_t ahead;
+} th_step;
+
+static inline th_step th_after(const acx_throttle *t, uint64_t w,
+                               uint64_t now, double n)
+{
+    th_step st;
+    uint64_t bias = atomic_load_explicit(&t->bias, memory_order_relaxed);
+    double iv = atomic_load_explicit(&t->interval, memory_order_relaxed);
+    st.tau = atomic_load_explicit(&t->tau, memory_order_relaxed);
+    uint64_t tat = w - bias;
+    uint64_t base = (int64_t)(tat - now) > 0 ? tat : now;
+    st.nt = base + th_ceil_even(n * iv);
+    st.word = st.nt + bias;
+    st.ahead = (int64_t)(st.nt - now);
+    return st;
+}
+
 /* One attempt to take N tokens at once.  0 taken, -EAGAIN not now,
  * -EINVAL N > burst.  Lock-free unless a parameter change is under way. */
 static inline __attribute__((always_inline)) int th_take(acx_throttle *t, double n)
@@ -145,15 +168,10 @@ static inline __attribute__((always_inline)) int th_take(acx_throttle *t, double
         }
         if (n > atomic_load_explicit(&t->burst, memory_order_relaxed))
             return -EINVAL;
-        uint64_t bias = atomic_load_explicit(&t->bias, memory_order_relaxed);
-        uint64_t tau = atomic_load_explicit(&t->tau, memory_order_relaxed);
-        double iv = atomic_load_explicit(&t->interval, memory_order_relaxed);
-        uint64_t tat = w - bias;
-        uint64_t base = (int64_t)(tat - now) > 0 ? tat : now;
-        uint64_t nt = base + th_ceil_even(n * iv);
-        if ((int64_t)(nt - now) > (int64_t)tau)
+        th_step st = th_after(t, w, now, n);
+        if (st.ahead > (int64_t)st.tau)
             return -EAGAIN;
-        if (atomic_compare_exchange_strong_explicit(&t->word, &w, nt + bias,
+        if (atomic_compare_exchange_strong_explicit(&t->word, &w, st.word,
                                                     memory_order_acq_rel,
                                                     memory_order_relaxed))
             return 0;
@@ -220,16 +238,10 @@ static int th_reserve(acx_throttle *t, th_waiter *w, double n,
             rc = -EINVAL;
             break;
         }
-        uint64_t bias = atomic_load_explicit(&t->bias, memory_order_relaxed);
-        uint64_t tau = atomic_load_explicit(&t->tau, memory_order_relaxed);
-        double iv = atomic_load_explicit(&t->interval, memory_order_relaxed);
-        uint64_t tat = wd - bias;
-        uint64_t base = (int64_t)(tat - now) > 0 ? tat : now;
-        uint64_t nt = base + th_ceil_even(n * iv);
-        uint64_t slot = nt - tau;
-        int64_t ahead = (int64_t)(nt - now);
-        int wait = ahead > (int64_t)tau;
-        if (wait && ahead > TH_MAX_AHEAD) {
+        th_step st = th_after(t, wd, now, n);
+        uint64_t slot = st.nt - st.tau;
+        int wait = st.ahead > (int64_t)st.tau;
+        if (wait && st.ahead > TH_MAX_AHEAD) {
             rc = -EAGAIN;
             break;
         }
@@ -237,7 +249,7 @@ static int th_reserve(acx_throttle *t, th_waiter *w, double n,
             rc = -ETIMEDOUT;
             break;
         }
-        if (!atomic_compare_exchange_strong_explicit(&t->word, &wd, nt + bias,
+        if (!atomic_compare_exchange_strong_explicit(&t->word, &wd, st.word,
                                                      memory_order_acq_rel,
                                                      memory_order_relaxed))
             continue; /* a fast path got in first */
