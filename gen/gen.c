@@ -326,7 +326,8 @@ static void emit_function(gen *g, afunc *f)
         ob_printf(o, "    __builtin_offsetof(struct acx__frame_%s, acx__ret),\n"
                   "    sizeof(((struct acx__frame_%s *)0)->acx__ret),\n",
                   f->name, f->name);
-    ob_printf(o, "    %s%s,\n    _Alignof(struct acx__frame_%s),\n};\n",
+    ob_printf(o, "    %s%s,\n    _Alignof(struct acx__frame_%s),\n"
+              "    0, 0,\n};\n",
               f->ret_integer ? "acx__resint_" : "0",
               f->ret_integer ? f->name : "", f->name);
 

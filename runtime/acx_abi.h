@@ -87,6 +87,15 @@ struct acx__info {
     uint32_t ret_size;          /* sizeof ret; 0 when void */
     int (*result_int)(const acx_coro *); /* int view of the result, or NULL */
     uint32_t align;             /* _Alignof its frame; 0: unknown */
+    /* Leaves only (generated functions leave them NULL).  cancel: the task
+     * parked in this frame is interrupted with ERR (-ECANCELED,
+     * -ETIMEDOUT): unlink from whatever would wake it, store ERR as the
+     * result and return 1 so the runtime readies the task; or return 0
+     * when a wake-up is already on its way (the completion wins and the
+     * error comes at the next suspension).  describe: what the frame
+     * waits on, for task dumps (snprintf semantics). */
+    int (*cancel)(acx_coro *leaf, int err);
+    int (*describe)(const acx_coro *leaf, char *buf, size_t size);
 };
 
 /* The running task; set by the driver around each step. */
@@ -94,12 +103,24 @@ extern __thread acx_task *acx__cur_task;
 
 /* Task flags. */
 enum {
-    ACX__T_READY = 1u << 0,    /* linked in the loop's ready FIFO */
+    ACX__T_READY = 1u << 0,    /* queued in the loop's ready FIFO */
     ACX__T_DONE = 1u << 1,     /* the root frame returned ACX__DONE */
     ACX__T_RELEASED = 1u << 2, /* the owner let go: free once done */
     ACX__T_MAIN = 1u << 3,     /* acx_run's task: acx_run frees it */
     ACX__T_SLAB = 1u << 4,     /* its block came from alloc.c's classes */
+    ACX__T_CANCEL = 1u << 5,   /* acx_task_cancel was called */
+    ACX__T_INTR = 1u << 6,     /* a cancel or an expired scope may stop
+                                * its suspensions: ask acx__intr_err */
+    ACX__T_EXTRA = 1u << 7,    /* has an entry in the loop's extras table */
+    ACX__T_OBSERVED = 1u << 8, /* its result was awaited or read */
 };
+
+/* Where acx_spawn was called: one static record per call site. */
+typedef struct acx__spawn_site {
+    const char *file;
+    int line;
+    const char *func;
+} acx__spawn_site;
 
 /* A task is the header of a boxed frame (its layout is part of the ABI
  * because the fast paths below run inline in generated code): acx__coro_alloc puts it right
@@ -108,17 +129,25 @@ enum {
  * the frame keeps malloc's alignment; 32 bytes because memory per
  * suspended task is a design goal. */
 struct acx_task {
-    acx_coro *top;        /* innermost frame: the one to resume */
-    acx_task *next;       /* link in the ready FIFO */
-    acx__waiter *waiters; /* awaiting tasks: the TAIL of a circular list,
-                           * so appending and waking in order are O(1) */
+    acx_coro *top;        /* innermost frame: the one to resume, and while
+                           * parked the leaf that knows what it waits on */
+    acx__waiter *waiters; /* awaiters and done callbacks: the TAIL of a
+                           * circular list, so appending and waking in
+                           * order are O(1) */
+    const acx__spawn_site *site; /* where it was spawned, or NULL */
     uint32_t flags;       /* ACX__T_* */
     uint32_t idx;         /* position in the loop's task registry */
 };
 
-/* The ready FIFO of this thread's loop (one loop per thread). */
+/* The ready FIFO of this thread's loop (one loop per thread): a ring of
+ * task pointers rather than a link in every task, because only ready
+ * tasks need a slot and memory per suspended task is a design goal.  A
+ * task is queued at most once (ACX__T_READY) and the ring always holds at
+ * least as many slots as the loop has tasks, so appending cannot fail. */
 struct acx__readyq {
-    acx_task *head, *tail;
+    acx_task **v;
+    uint32_t head, tail; /* free-running; slot = index & mask */
+    uint32_t mask;
 };
 extern __thread struct acx__readyq acx__readyq;
 
@@ -128,12 +157,21 @@ static inline void acx__ready_task(acx_task *t)
     if (t->flags & ACX__T_READY)
         return;
     t->flags |= ACX__T_READY;
-    t->next = 0;
-    if (acx__readyq.tail != 0)
-        acx__readyq.tail->next = t;
-    else
-        acx__readyq.head = t;
-    acx__readyq.tail = t;
+    acx__readyq.v[acx__readyq.tail++ & acx__readyq.mask] = t;
+}
+
+/* The error that stops T's suspensions now (-ECANCELED, -ETIMEDOUT, ...),
+ * or 0: the slow path behind ACX__T_INTR, which only says "maybe". */
+int acx__intr_err(acx_task *t);
+
+/* What a leaf calls before it suspends: nonzero means do not suspend but
+ * return that error (the task is being cancelled or a scope expired). */
+static inline int acx__intr_check(void)
+{
+    acx_task *t = acx__cur_task;
+    if (__builtin_expect((t->flags & ACX__T_INTR) != 0, 0))
+        return acx__intr_err(t);
+    return 0;
 }
 
 
@@ -211,23 +249,34 @@ static inline void acx__init_acx_yield(struct acx__frame_acx_yield *f)
 static inline int acx__fast_acx_yield(acx_coro *self)
 {
     acx_task *t = acx__cur_task;
+    if (acx__intr_check() != 0)
+        return ACX__DONE; /* the result below reports the interrupt */
     acx__ready_task(t); /* to the back: everyone ready now runs first */
     t->top = self;
     return ACX__SUSPEND;
 }
+/* A yield has no result to lose, so an interrupt that arrived while it
+ * waited its turn is reported by the yield itself. */
 static inline int acx__fast_result_acx_yield(acx_coro *self)
 {
     (void)self;
-    return 0;
+    return acx__intr_check();
 }
 
-/* A pending timer, intrusive so that sleeping costs no allocation. */
+/* A pending timer, intrusive so that sleeping costs no allocation.  When
+ * it expires the loop readies TASK; a timer with a NULL task is the head of
+ * an acx__cbtimer and the loop calls its function instead. */
 typedef struct acx__timer {
     int64_t deadline;   /* CLOCK_MONOTONIC nanoseconds */
-    acx_task *task;     /* the task to wake */
+    acx_task *task;     /* the task to wake, or NULL: a callback timer */
     uint32_t heap_idx;  /* position in the loop's heap, UINT32_MAX if none */
     uint32_t seq;       /* arrival order among equal deadlines (wraps) */
 } acx__timer;
+
+typedef struct acx__cbtimer {
+    acx__timer tm; /* tm.task == NULL */
+    void (*fire)(struct acx__cbtimer *);
+} acx__cbtimer;
 
 /* await acx_sleep_ms(ms): suspend at least MS milliseconds. */
 struct acx__frame_acx_sleep_ms {
@@ -246,9 +295,27 @@ static inline void acx__init_acx_sleep_ms(struct acx__frame_acx_sleep_ms *f,
     f->timer.deadline = ms;
 }
 
+/* await acx_sleep_until(when_ns): the same frame, an absolute deadline. */
+struct acx__frame_acx_sleep_until {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx__timer timer;
+};
+extern const acx__info acx__info_acx_sleep_until;
+int acx__body_acx_sleep_until(acx_coro *);
+static inline void
+acx__init_acx_sleep_until(struct acx__frame_acx_sleep_until *f,
+                          int64_t when_ns)
+{
+    f->acx__hdr.info = &acx__info_acx_sleep_until;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->timer.deadline = when_ns;
+}
+
 /* `await X` where X is not a call of an async function: X is a handle.
  * ACX__AWAITABLE turns the handle into a tagged pointer by its C type. */
-enum { ACX__AW_TASK = 1, ACX__AW_CORO = 2 };
+enum { ACX__AW_TASK = 1, ACX__AW_CORO = 2, ACX__AW_SHIELD = 3 };
 typedef struct acx__awaitable {
     int kind;
     void *ptr;
@@ -266,10 +333,11 @@ static inline acx__awaitable acx__aw_coro(acx_coro *c)
 #define ACX__AWAITABLE(x)                                                  \
     _Generic((x), acx_task *: acx__aw_task, acx_coro *: acx__aw_coro)(x)
 
-/* The waiter a suspended awaiter links into the awaited task. */
+/* What watches a task for its end: an awaiter, a combinator, a done
+ * callback.  NOTIFY runs on the loop thread when FINISHED is done. */
 struct acx__waiter {
     struct acx__waiter *next;
-    acx_task *task;
+    void (*notify)(acx__waiter *w, acx_task *finished);
 };
 
 struct acx__frame_acx__await {
@@ -277,6 +345,8 @@ struct acx__frame_acx__await {
     int acx__ret;
     acx__awaitable what;
     acx__waiter waiter;
+    acx_task *self;  /* the awaiting task */
+    int intr;        /* the interrupt that cancelled WHAT, 0 if none */
 };
 extern const acx__info acx__info_acx__await;
 int acx__body_acx__await(acx_coro *);

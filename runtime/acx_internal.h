@@ -7,6 +7,7 @@
 #ifndef ACX_INTERNAL_H
 #define ACX_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "acx.h"
@@ -46,6 +47,23 @@ void acx__set_top(acx_coro *frame);
  * released. */
 void acx__task_finish(acx_task *t);
 
+/* Watch T's end: W->notify runs when T finishes (at once is the caller's
+ * business if T is done already).  Unwatch returns 1 if W was still
+ * linked (it will not be notified), 0 otherwise. */
+void acx__task_watch(acx_task *t, acx__waiter *w);
+int acx__task_unwatch(acx_task *t, acx__waiter *w);
+
+/* Something made T's suspensions stop (acx_task_cancel, an expired
+ * scope): if T is parked in a leaf that can be interrupted, interrupt it
+ * and ready T.  A running or ready task sees the flag itself. */
+void acx__task_interrupt(acx_task *t);
+
+/* Is T parked (suspended, not queued, not running, not finished)? */
+static inline int acx__task_parked(const acx_task *t)
+{
+    return !(t->flags & (ACX__T_READY | ACX__T_DONE)) && t != acx__cur_task;
+}
+
 /* A body returned something that is no ACX__ code: a generator bug. */
 __attribute__((noreturn, cold)) void acx__bad_code(const acx_coro *c, int r);
 
@@ -78,8 +96,6 @@ static inline void acx__task_run(acx_task *t)
 /* Free T and every boxed frame of its await chain without running it. */
 void acx__task_destroy(acx_task *t);
 
-/* Hand RESULT to the await frame that owns W (the awaited task finished). */
-void acx__waiter_deliver(acx__waiter *w, int result);
 
 /* ---- timers: a 4-ary min-heap keyed by (deadline, seq) ----------------- */
 
@@ -88,6 +104,8 @@ typedef struct acx__heap {
     uint32_t n, cap;
     uint32_t seq; /* next arrival number */
 } acx__heap;
+
+#define ACX__NO_SLOT UINT32_MAX /* heap_idx of a timer not in the heap */
 
 void acx__heap_init(acx__heap *h);
 void acx__heap_free(acx__heap *h);
@@ -103,6 +121,14 @@ static inline acx__timer *acx__heap_peek(const acx__heap *h)
 /* CLOCK_MONOTONIC in nanoseconds. */
 int64_t acx__now_ns(void);
 
+/* now + MS milliseconds, saturating at ACX_NEVER instead of overflowing. */
+int64_t acx__deadline_after_ms(int64_t ms);
+
+/* Arm a callback timer on this loop's heap at WHEN (0, -ENOMEM), disarm it
+ * (safe when not armed). */
+int acx__cbtimer_arm(acx__cbtimer *c, int64_t when);
+void acx__cbtimer_disarm(acx__cbtimer *c);
+
 /* ---- the poller backend (poll_epoll.c): the loop's only door to epoll -- */
 
 typedef struct acx__poll {
@@ -115,18 +141,76 @@ void acx__poll_close(acx__poll *p);
 int acx__poll_wait(acx__poll *p, int timeout_ms);
 int acx__poll_wake(acx__poll *p);
 
+/* ---- per-task extras: what few tasks need, kept out of the header ----- */
+
+typedef struct acx__extra {
+    acx_task *task;
+    char *name;       /* acx_task_set_name, or NULL: the coroutine's name */
+    acx_scope *scope; /* innermost open scope (timeout, shield, group) */
+} acx__extra;
+
+/* T's extras; CREATE makes them (NULL when out of memory). */
+acx__extra *acx__extra_get(acx_task *t, int create);
+/* Forget T's extras (it is being freed). */
+void acx__extra_drop(acx_task *t);
+
+/* ---- scopes (scope.c) -------------------------------------------------- */
+
+/* Close every scope T still has open (it finished without closing them). */
+void acx__scopes_abandon(acx_task *t);
+
+/* Open S (kind ACX__SCOPE_*) on the running task, close it, and fire it
+ * with ERR: from then on the task's suspensions inside S stop with ERR. */
+int acx__scope_begin(acx_scope *s, int kind);
+void acx__scope_end(acx_scope *s);
+void acx__scope_fire(acx_scope *s, int err);
+
+/* ---- thread-safe posts to a loop --------------------------------------- */
+
+/* A node another thread hands to a loop; RUN is called on the loop thread
+ * with DISCARD set when the loop closes before running it. */
+typedef struct acx__post {
+    struct acx__post *next;
+    void (*run)(struct acx__post *p, int discard);
+} acx__post;
+
+/* Push P to L's inbox and wake L if it sleeps.  Any thread.  -ESHUTDOWN
+ * when L has closed (P is not taken). */
+int acx__loop_post(acx_loop *l, acx__post *p);
+
+/* ---- futures ------------------------------------------------------------ */
+
+/* For executors: claim F for running (0); -ECANCELED when it was cancelled
+ * first (the work must not run), -EALREADY when it runs or ran already. */
+int acx__future_start(acx_future *f);
+
 /* ---- the loop --------------------------------------------------------- */
 
-struct acx__loop {
+struct acx_loop {
     acx__heap timers;  /* (the ready FIFO is acx__readyq, in acx_abi.h) */
     acx_task **tasks; /* registry of live tasks, for teardown */
     uint32_t ntasks, cap;
+    uint32_t live;     /* registered tasks not finished */
+    uint32_t external; /* parked waits that another thread or the kernel
+                        * ends (futures, fds, signals): no stall while > 0 */
     acx__poll poll;
     acx_task *main;
+    acx__extra **xv;   /* extras: open addressing by task pointer */
+    uint32_t xn, xcap;
+    acx__post *_Atomic inbox; /* LIFO of posts; ACX__CLOSED when closed */
+    _Atomic int refs;
+    _Atomic int stop;         /* acx_loop_stop was called */
+    int shutting_down;        /* main finished: the rest are cancelled */
+    int stalled;              /* a stall was reported */
 };
 
+#define ACX__CLOSED ((acx__post *)(uintptr_t)1)
+
 /* The loop running in this thread, or NULL. */
-extern __thread struct acx__loop *acx__loop_cur;
+extern __thread acx_loop *acx__loop_cur;
+
+/* Grow the ready ring to hold CAP tasks (a power of two). */
+int acx__readyq_reserve(uint32_t cap);
 
 /* Append T to the ready FIFO of this thread's loop (no-op if queued). */
 static inline void acx__ready(acx_task *t)
@@ -145,7 +229,7 @@ static inline int acx__park_leaf(acx_coro *c)
     return ACX__SUSPEND;
 }
 
-int acx__registry_add(struct acx__loop *l, acx_task *t);
-void acx__registry_del(struct acx__loop *l, acx_task *t);
+int acx__registry_add(acx_loop *l, acx_task *t);
+void acx__registry_del(acx_loop *l, acx_task *t);
 
 #endif

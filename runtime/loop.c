@@ -1,10 +1,12 @@
-/* loop.c - the per-thread event loop: the ready FIFO, steps, acx_run.
+/* loop.c - the per-thread event loop: the ready FIFO, steps, the inbox of
+ * posts from other threads, acx_run and its shutdown.
  *
  * One step runs exactly the tasks that were ready when it began, in FIFO
  * order; tasks made ready meanwhile run in the next step (asyncio's
- * call_soon).  Between steps the loop sleeps in the poller until the
- * earliest timer when nothing is ready, then moves expired timers' tasks to
- * the ready FIFO in (deadline, seq) order.
+ * call_soon).  Between steps the loop takes in what other threads posted,
+ * sleeps in the poller when nothing is ready (until the earliest timer, or
+ * until woken), then moves expired timers' tasks to the ready FIFO in
+ * (deadline, seq) order.
  */
 #define _GNU_SOURCE /* pthread_getattr_np */
 #include <errno.h>
@@ -16,29 +18,54 @@
 
 #include "acx_internal.h"
 
-__thread struct acx__loop *acx__loop_cur;
+__thread acx_loop *acx__loop_cur;
 __thread struct acx__readyq acx__readyq;
 
-/* Run the tasks ready now; detaching the list first is what defers tasks
- * readied during the step to the next one. */
-static void loop_step(struct acx__loop *l)
+/* ---- the ready ring ---------------------------------------------------- */
+
+int acx__readyq_reserve(uint32_t cap)
 {
-    (void)l;
-    acx_task *t = acx__readyq.head;
-    acx__readyq.head = acx__readyq.tail = NULL;
-    while (t != NULL) {
-        acx_task *next = t->next; /* T may be freed when it finishes */
-        if (next != NULL) /* the chain of loads the next resume waits on */
-            __builtin_prefetch(next->top);
-        t->flags &= ~(uint32_t)ACX__T_READY; /* acx__ready resets next */
+    struct acx__readyq *q = &acx__readyq;
+    uint32_t old = q->v ? q->mask + 1 : 0;
+    if (cap <= old)
+        return 0;
+    acx_task **v = malloc((size_t)cap * sizeof *v);
+    if (v == NULL)
+        return -ENOMEM;
+    uint32_t n = q->tail - q->head;
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = q->v[(q->head + i) & q->mask];
+    free(q->v);
+    q->v = v;
+    q->head = 0;
+    q->tail = n;
+    q->mask = cap - 1;
+    return 0;
+}
+
+static int readyq_empty(void)
+{
+    return acx__readyq.head == acx__readyq.tail;
+}
+
+/* Run the tasks ready now; stopping at the tail seen at the start is what
+ * defers tasks readied during the step to the next one. */
+static void loop_step(void)
+{
+    struct acx__readyq *q = &acx__readyq;
+    uint32_t end = q->tail;
+    while (q->head != end) {
+        acx_task *t = q->v[q->head++ & q->mask];
+        if (q->head != end) /* the chain of loads the next resume waits on */
+            __builtin_prefetch(q->v[q->head & q->mask]->top);
+        t->flags &= ~(uint32_t)ACX__T_READY;
         acx__cur_task = t;
         acx__task_run(t);
-        t = next;
     }
     acx__cur_task = NULL;
 }
 
-static void loop_expire(struct acx__loop *l)
+static void loop_expire(acx_loop *l)
 {
     if (l->timers.n == 0)
         return;
@@ -46,20 +73,138 @@ static void loop_expire(struct acx__loop *l)
     acx__timer *tm;
     while ((tm = acx__heap_peek(&l->timers)) != NULL && tm->deadline <= now) {
         acx__heap_pop(&l->timers);
-        acx__ready(tm->task);
+        if (tm->task != NULL)
+            acx__ready(tm->task);
+        else
+            ((acx__cbtimer *)tm)->fire((acx__cbtimer *)tm);
     }
 }
 
-/* Milliseconds until the earliest timer, rounded up so a sleep is never
- * cut short. */
-static int loop_timeout_ms(const struct acx__loop *l)
+/* Milliseconds until the earliest timer (-1: none), rounded up so a sleep
+ * is never cut short. */
+static int loop_timeout_ms(const acx_loop *l)
 {
+    if (l->timers.n == 0)
+        return -1;
     int64_t d = acx__heap_peek(&l->timers)->deadline - acx__now_ns();
     if (d <= 0)
         return 0;
     int64_t ms = d / 1000000 + (d % 1000000 != 0);
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
+
+/* ---- the inbox: posts from any thread ---------------------------------- */
+
+int acx__loop_post(acx_loop *l, acx__post *p)
+{
+    acx__post *head = atomic_load_explicit(&l->inbox, memory_order_relaxed);
+    do {
+        if (head == ACX__CLOSED)
+            return -ESHUTDOWN;
+        p->next = head;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &l->inbox, &head, p, memory_order_release, memory_order_relaxed));
+    /* The first post since the loop last looked wakes it; later ones find
+     * the wake-up pending. */
+    if (head == NULL)
+        return acx__poll_wake(&l->poll);
+    return 0;
+}
+
+/* Run what other threads posted, oldest first. */
+static void loop_take_posts(acx_loop *l)
+{
+    if (atomic_load_explicit(&l->inbox, memory_order_relaxed) == NULL)
+        return;
+    acx__post *p = atomic_exchange_explicit(&l->inbox, NULL,
+                                            memory_order_acquire);
+    acx__post *fifo = NULL;
+    while (p != NULL) { /* the stack is newest first: reverse it */
+        acx__post *next = p->next;
+        p->next = fifo;
+        fifo = p;
+        p = next;
+    }
+    while (fifo != NULL) {
+        acx__post *next = fifo->next;
+        fifo->run(fifo, 0);
+        fifo = next;
+    }
+}
+
+/* Close the inbox: later posts fail with -ESHUTDOWN; what is left is
+ * discarded. */
+static void loop_close_inbox(acx_loop *l)
+{
+    acx__post *p = atomic_exchange_explicit(&l->inbox, ACX__CLOSED,
+                                            memory_order_acquire);
+    while (p != NULL) {
+        acx__post *next = p->next;
+        p->run(p, 1);
+        p = next;
+    }
+}
+
+struct call_post {
+    acx__post post;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static void call_post_run(acx__post *p, int discard)
+{
+    struct call_post *c = (struct call_post *)p;
+    if (!discard)
+        c->fn(c->arg);
+    free(c);
+}
+
+int acx_loop_call_soon_threadsafe(acx_loop *l, void (*fn)(void *), void *arg)
+{
+    if (l == NULL || fn == NULL)
+        return -EINVAL;
+    struct call_post *c = malloc(sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    c->post.run = call_post_run;
+    c->fn = fn;
+    c->arg = arg;
+    int err = acx__loop_post(l, &c->post);
+    if (err)
+        free(c);
+    return err;
+}
+
+int acx_loop_stop(acx_loop *l)
+{
+    if (l == NULL)
+        return -EINVAL;
+    atomic_store(&l->stop, 1);
+    (void)acx__poll_wake(&l->poll); /* write(2): async-signal-safe */
+    return 0;
+}
+
+acx_loop *acx_loop_current(void)
+{
+    return acx__loop_cur;
+}
+
+void acx_loop_ref(acx_loop *l)
+{
+    if (l != NULL)
+        atomic_fetch_add_explicit(&l->refs, 1, memory_order_relaxed);
+}
+
+void acx_loop_unref(acx_loop *l)
+{
+    if (l == NULL ||
+        atomic_fetch_sub_explicit(&l->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    acx__poll_close(&l->poll);
+    free(l);
+}
+
+/* ---- running ------------------------------------------------------------ */
 
 /* Generated code trampolines once the stack reaches the floor: 1 MiB below
  * here, but never within 256 KiB of the real end of this thread's stack
@@ -80,47 +225,115 @@ static void loop_set_stack_floor(void)
     acx__stack_floor = (char *)floor;
 }
 
-/* Nothing is ready, no timer is pending and main has not finished: no
- * event can ever arrive (there are no I/O sources yet), so say so. */
-static int loop_stall(struct acx__loop *l)
+/* Nothing is ready, no timer is pending, nothing outside the loop can
+ * wake a task: no event can ever arrive, so say so. */
+static int loop_stall(acx_loop *l)
 {
-    uint32_t pending = 0;
-    for (uint32_t i = 0; i < l->ntasks; i++)
-        pending += !(l->tasks[i]->flags & ACX__T_DONE);
+    if (l->stalled++)
+        return -EDEADLK; /* said once */
     fprintf(stderr,
-            "acx: stall: %u task(s) suspended, none ready and no timer "
-            "pending; main waits in %s\n",
-            pending, l->main->top->info->name);
+            "acx: stall: %u task(s) suspended, none ready, no timer "
+            "pending and nothing outside the loop to wake them",
+            l->live);
+    if (!(l->main->flags & ACX__T_DONE))
+        fprintf(stderr, "; main waits in %s", l->main->top->info->name);
+    fputc('\n', stderr);
     return -EDEADLK;
 }
 
-static int loop_until_main_done(struct acx__loop *l)
+/* Cancel main once acx_loop_stop was called (from any thread). */
+static void loop_check_stop(acx_loop *l)
+{
+    if (atomic_load_explicit(&l->stop, memory_order_relaxed) &&
+        !(l->main->flags & ACX__T_CANCEL)) {
+        acx_task_cancel(l->main);
+    }
+}
+
+/* Run until DONE(l) holds.  Returns 0, -EDEADLK on a stall, or a poller
+ * error. */
+static int loop_until(acx_loop *l, int (*done)(const acx_loop *))
 {
     for (;;) {
-        loop_step(l);
-        if (l->main->flags & ACX__T_DONE)
+        loop_step();
+        loop_take_posts(l);
+        loop_check_stop(l);
+        if (done(l))
             return 0;
-        if (acx__readyq.head == NULL) {
-            if (l->timers.n == 0)
+        if (readyq_empty()) {
+            int timeout = loop_timeout_ms(l);
+            if (timeout < 0 && l->external == 0 &&
+                atomic_load(&l->inbox) == NULL && !atomic_load(&l->stop))
                 return loop_stall(l);
-            int n = acx__poll_wait(&l->poll, loop_timeout_ms(l));
+            int n = acx__poll_wait(&l->poll, timeout);
             if (n < 0)
                 return n;
+            loop_take_posts(l);
+            loop_check_stop(l);
         }
         loop_expire(l);
     }
 }
 
-/* Free every task left (suspended ones included) and the loop itself. */
-static void loop_teardown(struct acx__loop *l)
+static int main_done(const acx_loop *l)
+{
+    return (l->main->flags & ACX__T_DONE) != 0;
+}
+
+static int all_done(const acx_loop *l)
+{
+    return l->live == 0;
+}
+
+/* asyncio.run's ending: cancel every task still pending and let them
+ * unwind (their error paths run and free what they hold). */
+static int loop_shutdown(acx_loop *l)
+{
+    l->shutting_down = 1;
+    for (uint32_t i = 0; i < l->ntasks; i++)
+        if (!(l->tasks[i]->flags & ACX__T_DONE))
+            acx_task_cancel(l->tasks[i]);
+    return all_done(l) ? 0 : loop_until(l, all_done);
+}
+
+/* Free every task left (stalled ones included) and the loop itself. */
+static void loop_teardown(acx_loop *l)
 {
     acx__cur_task = NULL;
-    for (uint32_t i = 0; i < l->ntasks; i++)
-        acx__task_destroy(l->tasks[i]);
+    loop_close_inbox(l);
+    while (l->ntasks > 0)
+        acx__task_destroy(l->tasks[--l->ntasks]);
     free(l->tasks);
     acx__heap_free(&l->timers);
-    acx__poll_close(&l->poll);
+    for (uint32_t i = 0; i < l->xcap; i++)
+        if (l->xv[i] != NULL) {
+            free(l->xv[i]->name);
+            free(l->xv[i]);
+        }
+    free(l->xv);
+    free(acx__readyq.v);
+    memset(&acx__readyq, 0, sizeof acx__readyq);
     acx__loop_cur = NULL;
+    acx_loop_unref(l);
+}
+
+static acx_loop *loop_new(int *err)
+{
+    acx_loop *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    acx__heap_init(&l->timers);
+    atomic_init(&l->inbox, NULL);
+    atomic_init(&l->refs, 1);
+    atomic_init(&l->stop, 0);
+    *err = acx__poll_open(&l->poll);
+    if (*err < 0) {
+        free(l);
+        return NULL;
+    }
+    return l;
 }
 
 int acx_run(acx_coro *main)
@@ -131,25 +344,24 @@ int acx_run(acx_coro *main)
         acx_coro_free(main); /* consumed */
         return -EBUSY;
     }
-    struct acx__loop l;
-    memset(&l, 0, sizeof l);
-    acx__heap_init(&l.timers);
-    int rc = acx__poll_open(&l.poll);
-    if (rc < 0) {
+    int rc;
+    acx_loop *l = loop_new(&rc);
+    if (l == NULL) {
         acx_coro_free(main);
         return rc;
     }
-    acx__loop_cur = &l;
+    acx__loop_cur = l;
     loop_set_stack_floor();
-    l.main = acx_spawn(main);
-    if (l.main == NULL) {
+    l->main = acx__spawn_at(main, NULL);
+    if (l->main == NULL) {
         rc = -errno;
     } else {
-        l.main->flags |= ACX__T_MAIN;
-        rc = loop_until_main_done(&l);
+        l->main->flags |= ACX__T_MAIN;
+        rc = loop_until(l, main_done);
+        int down = loop_shutdown(l);
         if (rc == 0)
-            rc = acx_task_result_int(l.main);
+            rc = main_done(l) ? acx_task_result_int(l->main) : down;
     }
-    loop_teardown(&l);
+    loop_teardown(l);
     return rc;
 }

@@ -1,20 +1,25 @@
-/* task.c - tasks: spawning, the driver that resumes a task's await chain,
- * finishing (waking awaiters in arrival order), results and release.
+/* task.c - tasks: spawning, finishing (waking watchers in arrival order),
+ * cancellation, results, done callbacks, names and release.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "acx_internal.h"
 
 /* ---- the registry: every live task of the loop, for teardown ---------- */
 
-int acx__registry_add(struct acx__loop *l, acx_task *t)
+int acx__registry_add(acx_loop *l, acx_task *t)
 {
     if (l->ntasks == l->cap) {
         if (l->cap >= UINT32_MAX / 2)
             return -ENOMEM;
         uint32_t cap = l->cap ? l->cap * 2 : 64;
+        /* every task may be ready at once: the ring grows first */
+        int err = acx__readyq_reserve(cap);
+        if (err)
+            return err;
         acx_task **v = realloc(l->tasks, (size_t)cap * sizeof *v);
         if (v == NULL)
             return -ENOMEM;
@@ -27,18 +32,18 @@ int acx__registry_add(struct acx__loop *l, acx_task *t)
 }
 
 /* O(1): the last task takes T's slot. */
-void acx__registry_del(struct acx__loop *l, acx_task *t)
+void acx__registry_del(acx_loop *l, acx_task *t)
 {
     acx_task *last = l->tasks[--l->ntasks];
     l->tasks[t->idx] = last;
     last->idx = t->idx;
 }
 
-/* ---- spawning and the driver ------------------------------------------ */
+/* ---- spawning ---------------------------------------------------------- */
 
-acx_task *acx_spawn(acx_coro *coro)
+acx_task *acx__spawn_at(acx_coro *coro, const acx__spawn_site *site)
 {
-    struct acx__loop *l = acx__loop_cur;
+    acx_loop *l = acx__loop_cur;
     if (coro == NULL || l == NULL) {
         acx_coro_free(coro); /* consumed, even on failure */
         errno = EINVAL;
@@ -52,6 +57,7 @@ acx_task *acx_spawn(acx_coro *coro)
     }
     t->top = coro;
     t->waiters = NULL;
+    t->site = site;
     t->flags &= ACX__T_SLAB; /* how its block was allocated */
     int err = acx__registry_add(l, t);
     if (err) {
@@ -59,35 +65,151 @@ acx_task *acx_spawn(acx_coro *coro)
         errno = -err;
         return NULL;
     }
+    l->live++;
+    /* A task spawned while the loop shuts down is cancelled at birth. */
+    if (l->shutting_down)
+        t->flags |= ACX__T_CANCEL | ACX__T_INTR;
     acx__ready(t);
+    return t;
+}
+
+acx_task *(acx_spawn)(acx_coro *coro)
+{
+    return acx__spawn_at(coro, NULL);
+}
+
+acx_task *acx_spawn_named(acx_coro *coro, const char *name)
+{
+    acx_task *t = acx__spawn_at(coro, NULL);
+    if (t == NULL || name == NULL)
+        return t;
+    if (acx_task_set_name(t, name) < 0) {
+        /* not started yet: undo the spawn entirely */
+        acx_loop *l = acx__loop_cur;
+        acx__readyq.tail--; /* it is the newest entry of the ring */
+        acx__registry_del(l, t);
+        l->live--;
+        acx__task_block_free(t);
+        errno = ENOMEM;
+        return NULL;
+    }
     return t;
 }
 
 static void task_free(acx_task *t)
 {
+    if (t->flags & ACX__T_EXTRA)
+        acx__extra_drop(t);
     acx__registry_del(acx__loop_cur, t);
     acx__task_block_free(t);
 }
 
-/* The root frame returned: wake the awaiters in the order they arrived,
- * handing each the result now, because a released task is freed before
- * its awaiters run. */
+/* ---- watchers: awaiters, combinators, done callbacks ------------------- */
+
+void acx__task_watch(acx_task *t, acx__waiter *w)
+{
+    acx__waiter *tail = t->waiters;
+    if (tail == NULL) {
+        w->next = w;
+    } else {
+        w->next = tail->next;
+        tail->next = w;
+    }
+    t->waiters = w;
+}
+
+int acx__task_unwatch(acx_task *t, acx__waiter *w)
+{
+    acx__waiter *tail = t->waiters;
+    if (tail == NULL)
+        return 0;
+    acx__waiter *prev = tail;
+    do {
+        acx__waiter *cur = prev->next;
+        if (cur == w) {
+            if (cur == prev) /* the only one */
+                t->waiters = NULL;
+            else {
+                prev->next = cur->next;
+                if (tail == cur)
+                    t->waiters = prev;
+            }
+            return 1;
+        }
+        prev = cur;
+    } while (prev != tail);
+    return 0;
+}
+
+/* ---- failures nobody observes ------------------------------------------ */
+
+static __thread void (*err_handler)(acx_task *, int, void *);
+static __thread void *err_handler_arg;
+
+void acx_set_task_error_handler(void (*fn)(acx_task *, int, void *),
+                                void *arg)
+{
+    err_handler = fn;
+    err_handler_arg = arg;
+}
+
+static void report_failure(acx_task *t, int err)
+{
+    if (err_handler != NULL) {
+        err_handler(t, err, err_handler_arg);
+        return;
+    }
+    const char *file = NULL;
+    int line = 0;
+    char where[256] = "";
+    if (acx_task_spawn_site(t, &file, &line) == 0)
+        snprintf(where, sizeof where, " (spawned at %s:%d)", file, line);
+    fprintf(stderr,
+            "acx: task '%s'%s failed with %d (%s) and nobody awaited it\n",
+            acx_task_name(t), where, err, strerror(-err));
+}
+
+/* Did T fail (see acx_set_task_error_handler)?  Returns its error or 0. */
+static int task_failure(const acx_task *t)
+{
+    const acx_coro *root = acx__task_root(t);
+    if (root->info->result_int == NULL)
+        return 0;
+    int r = root->info->result_int(root);
+    if (r >= 0 || (r == -ECANCELED && (t->flags & ACX__T_CANCEL)))
+        return 0;
+    return r;
+}
+
+/* ---- finishing --------------------------------------------------------- */
+
+/* The root frame returned: notify the watchers in the order they arrived
+ * (each reads the result now, because a released task is freed before its
+ * awaiters run). */
 void acx__task_finish(acx_task *t)
 {
+    acx_loop *l = acx__loop_cur;
     t->flags |= ACX__T_DONE;
+    t->flags &= ~(uint32_t)ACX__T_INTR;
     t->top = acx__task_root(t);
+    l->live--;
+    if (t->flags & ACX__T_EXTRA)
+        acx__scopes_abandon(t);
     acx__waiter *tail = t->waiters;
     t->waiters = NULL;
     if (tail != NULL) {
-        int result = acx_task_result_int(t);
+        t->flags |= ACX__T_OBSERVED;
         acx__waiter *w = tail->next;
         tail->next = NULL; /* open the circle at the tail */
         while (w != NULL) {
             acx__waiter *next = w->next;
-            acx__waiter_deliver(w, result);
-            acx__ready(w->task);
+            w->notify(w, t);
             w = next;
         }
+    } else if (!(t->flags & (ACX__T_OBSERVED | ACX__T_MAIN))) {
+        int err = task_failure(t);
+        if (err)
+            report_failure(t, err);
     }
     /* acx_run reads main's result after the loop, then frees it. */
     if ((t->flags & (ACX__T_RELEASED | ACX__T_MAIN)) == ACX__T_RELEASED)
@@ -109,10 +231,10 @@ static int coro_embedded_in(const acx_coro *c, const acx_coro *p)
     return a > lo && a < lo + p->info->size;
 }
 
-/* Without cancellation (a later issue) a suspended task is simply freed:
+/* The last resort for a task that cannot finish (a stall at shutdown):
  * walk its chain from the innermost frame and free the boxed frames the
  * chain owns (children of `await coro`, boxed recursive calls), then the
- * task with its root frame. */
+ * task with its root frame.  Its watchers are not notified. */
 void acx__task_destroy(acx_task *t)
 {
     if (!(t->flags & ACX__T_DONE)) {
@@ -124,7 +246,52 @@ void acx__task_destroy(acx_task *t)
             c = p;
         }
     }
+    if (t->flags & ACX__T_EXTRA)
+        acx__extra_drop(t);
     acx__task_block_free(t);
+}
+
+/* ---- cancellation ------------------------------------------------------ */
+
+void acx__task_interrupt(acx_task *t)
+{
+    if (!acx__task_parked(t))
+        return; /* it checks the flag at its next suspension */
+    int err = acx__intr_err(t);
+    if (err == 0)
+        return; /* shielded */
+    acx_coro *top = t->top;
+    if (top->info->cancel != NULL && top->info->cancel(top, err))
+        acx__ready(t);
+}
+
+int acx_task_cancel(acx_task *t)
+{
+    if (t == NULL)
+        return -EINVAL;
+    if (t->flags & ACX__T_DONE)
+        return -EALREADY;
+    if (t->flags & ACX__T_CANCEL)
+        return 0; /* delivered already, or seen at its next suspension */
+    t->flags |= ACX__T_CANCEL | ACX__T_INTR;
+    acx__task_interrupt(t);
+    return 0;
+}
+
+int acx_task_cancel_requested(const acx_task *t)
+{
+    return t != NULL && (t->flags & ACX__T_CANCEL) != 0;
+}
+
+int acx_task_cancelled(const acx_task *t)
+{
+    if (t == NULL || (t->flags & (ACX__T_DONE | ACX__T_CANCEL)) !=
+                         (ACX__T_DONE | ACX__T_CANCEL))
+        return 0;
+    const acx_coro *root = acx__task_root(t);
+    if (root->info->result_int == NULL)
+        return 1;
+    return root->info->result_int(root) == -ECANCELED;
 }
 
 /* ---- the public task interface ---------------------------------------- */
@@ -164,4 +331,120 @@ const void *acx_task_result(const acx_task *t)
 acx_task *acx_current_task(void)
 {
     return acx__cur_task;
+}
+
+size_t acx_all_tasks(acx_task **out, size_t n)
+{
+    acx_loop *l = acx__loop_cur;
+    size_t k = 0;
+    for (uint32_t i = 0; l != NULL && i < l->ntasks; i++) {
+        acx_task *t = l->tasks[i];
+        if (t->flags & ACX__T_DONE)
+            continue;
+        if (k < n)
+            out[k] = t;
+        k++;
+    }
+    return k;
+}
+
+/* ---- done callbacks: watchers that own their node ---------------------- */
+
+struct done_cb {
+    acx__waiter w; /* first: the node is the waiter */
+    void (*fn)(acx_task *, void *);
+    void *arg;
+};
+
+static void done_cb_notify(acx__waiter *w, acx_task *finished)
+{
+    struct done_cb *cb = (struct done_cb *)w;
+    cb->fn(finished, cb->arg);
+    free(cb);
+}
+
+int acx_task_add_done_callback(acx_task *t, void (*fn)(acx_task *, void *),
+                               void *arg)
+{
+    if (t == NULL || fn == NULL)
+        return -EINVAL;
+    if (t->flags & ACX__T_DONE) {
+        t->flags |= ACX__T_OBSERVED;
+        fn(t, arg);
+        return 0;
+    }
+    struct done_cb *cb = malloc(sizeof *cb);
+    if (cb == NULL)
+        return -ENOMEM;
+    cb->w.notify = done_cb_notify;
+    cb->fn = fn;
+    cb->arg = arg;
+    acx__task_watch(t, &cb->w);
+    return 0;
+}
+
+int acx_task_remove_done_callback(acx_task *t,
+                                  void (*fn)(acx_task *, void *), void *arg)
+{
+    if (t == NULL || t->waiters == NULL)
+        return 0;
+    int n = 0;
+    for (;;) {
+        struct done_cb *found = NULL;
+        acx__waiter *w = t->waiters;
+        do {
+            w = w->next;
+            struct done_cb *cb = (struct done_cb *)w;
+            if (w->notify == done_cb_notify && cb->fn == fn &&
+                cb->arg == arg)
+                found = cb;
+        } while (found == NULL && w != t->waiters);
+        if (found == NULL)
+            return n;
+        acx__task_unwatch(t, &found->w);
+        free(found);
+        n++;
+        if (t->waiters == NULL)
+            return n;
+    }
+}
+
+/* ---- names and sites ---------------------------------------------------- */
+
+int acx_task_set_name(acx_task *t, const char *name)
+{
+    if (t == NULL)
+        return -EINVAL;
+    char *copy = NULL;
+    if (name != NULL && (copy = strdup(name)) == NULL)
+        return -ENOMEM;
+    acx__extra *x = acx__extra_get(t, name != NULL);
+    if (x == NULL) {
+        free(copy);
+        return name != NULL ? -ENOMEM : 0;
+    }
+    free(x->name);
+    x->name = copy;
+    return 0;
+}
+
+const char *acx_task_name(const acx_task *t)
+{
+    if (t == NULL)
+        return NULL;
+    if (t->flags & ACX__T_EXTRA) {
+        acx__extra *x = acx__extra_get((acx_task *)t, 0);
+        if (x != NULL && x->name != NULL)
+            return x->name;
+    }
+    return acx__task_root(t)->info->name;
+}
+
+int acx_task_spawn_site(const acx_task *t, const char **file, int *line)
+{
+    if (t == NULL || t->site == NULL)
+        return -ENOENT;
+    *file = t->site->file;
+    *line = t->site->line;
+    return 0;
 }

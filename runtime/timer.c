@@ -12,13 +12,40 @@
 #include "acx_internal.h"
 
 #define ACX__HEAP_D 4
-#define ACX__NO_SLOT UINT32_MAX
 
 int64_t acx__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t acx__deadline_after_ms(int64_t ms)
+{
+    int64_t now = acx__now_ns();
+    if (ms > (INT64_MAX - now) / 1000000)
+        return INT64_MAX;
+    return now + ms * 1000000;
+}
+
+int64_t acx_now_ns(void)
+{
+    return acx__now_ns();
+}
+
+int acx__cbtimer_arm(acx__cbtimer *c, int64_t when)
+{
+    acx__cbtimer_disarm(c);
+    c->tm.task = NULL;
+    c->tm.deadline = when;
+    return acx__heap_add(&acx__loop_cur->timers, &c->tm);
+}
+
+void acx__cbtimer_disarm(acx__cbtimer *c)
+{
+    if (c->tm.heap_idx != ACX__NO_SLOT)
+        acx__heap_remove(&acx__loop_cur->timers, &c->tm);
+    c->tm.heap_idx = ACX__NO_SLOT;
 }
 
 /* Is A due before B?  seq wraps; comparing the difference keeps FIFO
