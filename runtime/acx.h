@@ -323,6 +323,9 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms);
  * pending, unless F completed first (then its status is returned). */
 ACX_ASYNC_DECL(int, acx_future_await, (acx_future * f, void **value));
 
+#include "acx_sync.h"
+#include "acx_group.h"
+#include "acx_debug.h"
 #include "acx_throttle.h"
 #include "acx_signal.h"
 
