@@ -48,15 +48,15 @@ static int readyq_empty(void)
     return acx__readyq.head == acx__readyq.tail;
 }
 
-/* Run the tasks ready now; stopping at the tail seen at the start is what
- * defers tasks readied during the step to the next one. */
+/* Run the tasks ready now; counting them at the start is what defers
+ * tasks readied during the step to the next one.  (A count, not the tail
+ * index: spawning may grow the ring mid-step, which renumbers slots.) */
 static void loop_step(void)
 {
     struct acx__readyq *q = &acx__readyq;
-    uint32_t end = q->tail;
-    while (q->head != end) {
+    for (uint32_t n = q->tail - q->head; n > 0; n--) {
         acx_task *t = q->v[q->head++ & q->mask];
-        if (q->head != end) /* the chain of loads the next resume waits on */
+        if (n > 1) /* the chain of loads the next resume waits on */
             __builtin_prefetch(q->v[q->head & q->mask]->top);
         t->flags &= ~(uint32_t)ACX__T_READY;
         acx__cur_task = t;

@@ -10,6 +10,7 @@ struct acx_test_suite {
 int acx_test_add_lexer(void);
 int acx_test_add_parser(void);
 int acx_test_add_runtime(void);
+int acx_test_add_core(void);
 int acx_test_add_alloc(void);
 int acx_test_add_throttle(void);
 int acx_test_add_signals(void);
@@ -18,6 +19,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
     {"parser", acx_test_add_parser},
     {"runtime", acx_test_add_runtime},
+    {"core", acx_test_add_core},
     {"alloc", acx_test_add_alloc},
     {"throttle", acx_test_add_throttle},
     {"signals", acx_test_add_signals},
