@@ -91,12 +91,11 @@ int acx_handle_cancel(acx_handle *h);
  * or CORO NULL; ENOMEM).  The macro records the call site for task dumps;
  * (acx_spawn)(c) calls the function.  Loop thread. */
 acx_task *acx_spawn(acx_coro *coro);
-acx_task *acx__spawn_at(acx_coro *coro, const acx__spawn_site *site);
+acx_task *acx__spawn_at(acx_coro *coro, acx__spawn_site *site);
 #define acx_spawn(coro)                                                    \
     __extension__({                                                        \
-        static const acx__spawn_site acx__spawn_site_ = {__FILE__,        \
-                                                         __LINE__,        \
-                                                         __func__};       \
+        static acx__spawn_site acx__spawn_site_ = {__FILE__, __LINE__,    \
+                                                   __func__, 0};          \
         acx__spawn_at((coro), &acx__spawn_site_);                          \
     })
 

@@ -115,11 +115,13 @@ enum {
     ACX__T_OBSERVED = 1u << 8, /* its result was awaited or read */
 };
 
-/* Where acx_spawn was called: one static record per call site. */
+/* Where acx_spawn was called: one static record per call site, numbered
+ * the first time it spawns (tasks keep the 16-bit number). */
 typedef struct acx__spawn_site {
     const char *file;
     int line;
     const char *func;
+    uint32_t id; /* 0 until registered */
 } acx__spawn_site;
 
 /* A task is the header of a boxed frame (its layout is part of the ABI
@@ -131,23 +133,21 @@ typedef struct acx__spawn_site {
 struct acx_task {
     acx_coro *top;        /* innermost frame: the one to resume, and while
                            * parked the leaf that knows what it waits on */
+    acx_task *next;       /* link in the ready FIFO */
     acx__waiter *waiters; /* awaiters and done callbacks: the TAIL of a
                            * circular list, so appending and waking in
                            * order are O(1) */
-    const acx__spawn_site *site; /* where it was spawned, or NULL */
-    uint32_t flags;       /* ACX__T_* */
+    uint16_t flags;       /* ACX__T_* */
+    uint16_t site;        /* where it was spawned: acx__site_of(), 0 if
+                           * unknown (an id, not a pointer: 32 bytes) */
     uint32_t idx;         /* position in the loop's task registry */
 };
 
-/* The ready FIFO of this thread's loop (one loop per thread): a ring of
- * task pointers rather than a link in every task, because only ready
- * tasks need a slot and memory per suspended task is a design goal.  A
- * task is queued at most once (ACX__T_READY) and the ring always holds at
- * least as many slots as the loop has tasks, so appending cannot fail. */
+/* The ready FIFO of this thread's loop (one loop per thread).  Intrusive
+ * (the link is in the task) so that making a task ready cannot fail and
+ * costs no memory beyond the task. */
 struct acx__readyq {
-    acx_task **v;
-    uint32_t head, tail; /* free-running; slot = index & mask */
-    uint32_t mask;
+    acx_task *head, *tail;
 };
 extern __thread struct acx__readyq acx__readyq;
 
@@ -157,7 +157,12 @@ static inline void acx__ready_task(acx_task *t)
     if (t->flags & ACX__T_READY)
         return;
     t->flags |= ACX__T_READY;
-    acx__readyq.v[acx__readyq.tail++ & acx__readyq.mask] = t;
+    t->next = 0;
+    if (acx__readyq.tail != 0)
+        acx__readyq.tail->next = t;
+    else
+        acx__readyq.head = t;
+    acx__readyq.tail = t;
 }
 
 /* The error that stops T's suspensions now (-ECANCELED, -ETIMEDOUT, ...),

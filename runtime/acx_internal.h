@@ -209,9 +209,6 @@ struct acx_loop {
 /* The loop running in this thread, or NULL. */
 extern __thread acx_loop *acx__loop_cur;
 
-/* Grow the ready ring to hold CAP tasks (a power of two). */
-int acx__readyq_reserve(uint32_t cap);
-
 /* Append T to the ready FIFO of this thread's loop (no-op if queued). */
 static inline void acx__ready(acx_task *t)
 {

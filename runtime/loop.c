@@ -21,46 +21,25 @@
 __thread acx_loop *acx__loop_cur;
 __thread struct acx__readyq acx__readyq;
 
-/* ---- the ready ring ---------------------------------------------------- */
-
-int acx__readyq_reserve(uint32_t cap)
-{
-    struct acx__readyq *q = &acx__readyq;
-    uint32_t old = q->v ? q->mask + 1 : 0;
-    if (cap <= old)
-        return 0;
-    acx_task **v = malloc((size_t)cap * sizeof *v);
-    if (v == NULL)
-        return -ENOMEM;
-    uint32_t n = q->tail - q->head;
-    for (uint32_t i = 0; i < n; i++)
-        v[i] = q->v[(q->head + i) & q->mask];
-    free(q->v);
-    q->v = v;
-    q->head = 0;
-    q->tail = n;
-    q->mask = cap - 1;
-    return 0;
-}
-
 static int readyq_empty(void)
 {
-    return acx__readyq.head == acx__readyq.tail;
+    return acx__readyq.head == NULL;
 }
 
-/* Run the tasks ready now; counting them at the start is what defers
- * tasks readied during the step to the next one.  (A count, not the tail
- * index: spawning may grow the ring mid-step, which renumbers slots.) */
+/* Run the tasks ready now; detaching the list first is what defers tasks
+ * readied during the step to the next one. */
 static void loop_step(void)
 {
-    struct acx__readyq *q = &acx__readyq;
-    for (uint32_t n = q->tail - q->head; n > 0; n--) {
-        acx_task *t = q->v[q->head++ & q->mask];
-        if (n > 1) /* the chain of loads the next resume waits on */
-            __builtin_prefetch(q->v[q->head & q->mask]->top);
-        t->flags &= ~(uint32_t)ACX__T_READY;
+    acx_task *t = acx__readyq.head;
+    acx__readyq.head = acx__readyq.tail = NULL;
+    while (t != NULL) {
+        acx_task *next = t->next; /* T may be freed when it finishes */
+        if (next != NULL) /* the chain of loads the next resume waits on */
+            __builtin_prefetch(next->top);
+        t->flags &= ~(uint32_t)ACX__T_READY; /* acx__ready resets next */
         acx__cur_task = t;
         acx__task_run(t);
+        t = next;
     }
     acx__cur_task = NULL;
 }
@@ -311,8 +290,7 @@ static void loop_teardown(acx_loop *l)
             free(l->xv[i]);
         }
     free(l->xv);
-    free(acx__readyq.v);
-    memset(&acx__readyq, 0, sizeof acx__readyq);
+    acx__readyq.head = acx__readyq.tail = NULL;
     acx__loop_cur = NULL;
     acx_loop_unref(l);
 }

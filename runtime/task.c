@@ -2,6 +2,7 @@
  * cancellation, results, done callbacks, names and release.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,6 @@ int acx__registry_add(acx_loop *l, acx_task *t)
         if (l->cap >= UINT32_MAX / 2)
             return -ENOMEM;
         uint32_t cap = l->cap ? l->cap * 2 : 64;
-        /* every task may be ready at once: the ring grows first */
-        int err = acx__readyq_reserve(cap);
-        if (err)
-            return err;
         acx_task **v = realloc(l->tasks, (size_t)cap * sizeof *v);
         if (v == NULL)
             return -ENOMEM;
@@ -39,9 +36,51 @@ void acx__registry_del(acx_loop *l, acx_task *t)
     last->idx = t->idx;
 }
 
+/* ---- spawn sites: numbered so a task keeps 16 bits, not a pointer ---- */
+
+static pthread_mutex_t sites_mu = PTHREAD_MUTEX_INITIALIZER;
+static acx__spawn_site **sites; /* by id; [0] unused */
+static uint32_t nsites, sites_cap;
+
+static uint16_t site_id(acx__spawn_site *s)
+{
+    if (s == NULL)
+        return 0;
+    uint32_t id = __atomic_load_n(&s->id, __ATOMIC_ACQUIRE);
+    if (id == 0) {
+        pthread_mutex_lock(&sites_mu);
+        if (s->id == 0 && nsites < UINT16_MAX) {
+            if (nsites + 1 >= sites_cap) {
+                uint32_t cap = sites_cap ? sites_cap * 2 : 64;
+                acx__spawn_site **v = realloc(sites, cap * sizeof *v);
+                if (v != NULL) {
+                    sites = v;
+                    sites_cap = cap;
+                }
+            }
+            if (nsites + 1 < sites_cap) {
+                sites[++nsites] = s;
+                __atomic_store_n(&s->id, nsites, __ATOMIC_RELEASE);
+            }
+        }
+        id = s->id;
+        pthread_mutex_unlock(&sites_mu);
+    }
+    return (uint16_t)id; /* 0 (unknown) when the table is full */
+}
+
+static const acx__spawn_site *site_by_id(uint16_t id)
+{
+    pthread_mutex_lock(&sites_mu);
+    const acx__spawn_site *s = id != 0 && id <= nsites ? sites[id] : NULL;
+    pthread_mutex_unlock(&sites_mu);
+    return s;
+}
+
 /* ---- spawning ---------------------------------------------------------- */
 
-acx_task *acx__spawn_at(acx_coro *coro, const acx__spawn_site *site)
+static acx_task *spawn(acx_coro *coro, acx__spawn_site *site,
+                       const char *name)
 {
     acx_loop *l = acx__loop_cur;
     if (coro == NULL || l == NULL) {
@@ -57,10 +96,13 @@ acx_task *acx__spawn_at(acx_coro *coro, const acx__spawn_site *site)
     }
     t->top = coro;
     t->waiters = NULL;
-    t->site = site;
+    t->site = site_id(site);
     t->flags &= ACX__T_SLAB; /* how its block was allocated */
     int err = acx__registry_add(l, t);
+    if (err == 0 && name != NULL && (err = acx_task_set_name(t, name)) < 0)
+        acx__registry_del(l, t);
     if (err) {
+        t->top = NULL;
         acx_coro_free(coro);
         errno = -err;
         return NULL;
@@ -73,27 +115,19 @@ acx_task *acx__spawn_at(acx_coro *coro, const acx__spawn_site *site)
     return t;
 }
 
+acx_task *acx__spawn_at(acx_coro *coro, acx__spawn_site *site)
+{
+    return spawn(coro, site, NULL);
+}
+
 acx_task *(acx_spawn)(acx_coro *coro)
 {
-    return acx__spawn_at(coro, NULL);
+    return spawn(coro, NULL, NULL);
 }
 
 acx_task *acx_spawn_named(acx_coro *coro, const char *name)
 {
-    acx_task *t = acx__spawn_at(coro, NULL);
-    if (t == NULL || name == NULL)
-        return t;
-    if (acx_task_set_name(t, name) < 0) {
-        /* not started yet: undo the spawn entirely */
-        acx_loop *l = acx__loop_cur;
-        acx__readyq.tail--; /* it is the newest entry of the ring */
-        acx__registry_del(l, t);
-        l->live--;
-        acx__task_block_free(t);
-        errno = ENOMEM;
-        return NULL;
-    }
-    return t;
+    return spawn(coro, NULL, name);
 }
 
 static void task_free(acx_task *t)
@@ -442,9 +476,10 @@ const char *acx_task_name(const acx_task *t)
 
 int acx_task_spawn_site(const acx_task *t, const char **file, int *line)
 {
-    if (t == NULL || t->site == NULL)
+    const acx__spawn_site *s = t != NULL ? site_by_id(t->site) : NULL;
+    if (s == NULL)
         return -ENOENT;
-    *file = t->site->file;
-    *line = t->site->line;
+    *file = s->file;
+    *line = s->line;
     return 0;
 }
