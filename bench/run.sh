@@ -20,6 +20,12 @@
 #   6. throttle    uncontended acquire beside a mutex-protected C bucket;
 #                  4 threads sharing a 2,000/s bucket for 3 s, the rate
 #                  achieved beside a mutex-and-sleep bucket
+#   7. timers      1,000,000 timers armed then fired in order: ns per timer
+#                  to arm and to fire, bytes per pending timer, beside
+#                  libuv (+ Python asyncio call_at)
+#   8. future      wake-up latency of a future completed from another
+#                  thread, p50 and p99, beside a pthread condition variable
+#                  (+ Python asyncio call_soon_threadsafe)
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -194,6 +200,30 @@ fi
 echo
 echo "-- 6. throttle: uncontended acquire; 4 threads sharing 2,000/s"
 cc_link throttle bench/throttle.c && run throttle "$OUT/throttle"
+
+# ---- 7. timers -----------------------------------------------------------------
+echo
+echo "-- 7. 1,000,000 timers armed, then fired in order"
+if acx_gen timers "${UV[@]}"; then
+    if ((${#UV[@]})); then
+        cc_link timers "$OUT/timers.c" bench/timers_uv.c -luv
+    else
+        cc_link timers "$OUT/timers.c"
+    fi && run timers "$OUT/timers"
+fi
+if ((HAVE_PY)); then
+    run asyncio_timers python3 bench/asyncio_core.py timers
+fi
+
+# ---- 8. future wake-up latency ---------------------------------------------------
+echo
+echo "-- 8. a future completed from another thread: wake-up latency"
+# not pinned: the completer thread needs a CPU of its own
+acx_gen future_latency && cc_link future_latency "$OUT/future_latency.c" &&
+    { "$OUT/future_latency" || fail future_latency "exited with status $?"; }
+if ((HAVE_PY)); then
+    python3 bench/asyncio_core.py latency || fail asyncio_latency "exited with status $?"
+fi
 
 # ---- summary ------------------------------------------------------------------
 echo
