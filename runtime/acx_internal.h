@@ -53,6 +53,9 @@ void acx__task_finish(acx_task *t);
 void acx__task_watch(acx_task *t, acx__waiter *w);
 int acx__task_unwatch(acx_task *t, acx__waiter *w);
 
+/* Set or clear ACX__T_INTR from acx__intr_err(T), which it returns. */
+int acx__intr_refresh(acx_task *t);
+
 /* Something made T's suspensions stop (acx_task_cancel, an expired
  * scope): if T is parked in a leaf that can be interrupted, interrupt it
  * and ready T.  A running or ready task sees the flag itself. */

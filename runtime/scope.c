@@ -23,20 +23,28 @@ static acx_scope *scope_chain(acx_task *t)
 
 int acx__intr_err(acx_task *t)
 {
-    int err = 0, pending = (t->flags & ACX__T_CANCEL) != 0, shielded = 0;
+    int err = 0, shielded = 0;
     for (acx_scope *s = scope_chain(t); s != NULL; s = s->outer) {
-        if (s->err != 0) {
-            pending = 1;
-            if (!shielded)
-                err = s->err;
-        }
+        if (s->err != 0 && !shielded)
+            err = s->err;
         if (s->kind == ACX__SCOPE_SHIELD)
             shielded = 1;
     }
     if ((t->flags & ACX__T_CANCEL) && !shielded)
         err = -ECANCELED;
-    if (!pending)
-        t->flags &= ~(uint32_t)ACX__T_INTR; /* nothing left: fast path again */
+    return err;
+}
+
+/* Keep the invariant the fast paths rely on: ACX__T_INTR is set exactly
+ * when acx__intr_err(t) is nonzero.  Called wherever that can change: a
+ * cancel, a scope firing, a shield opening, any scope closing. */
+int acx__intr_refresh(acx_task *t)
+{
+    int err = acx__intr_err(t);
+    if (err)
+        t->flags |= ACX__T_INTR;
+    else
+        t->flags &= ~(uint32_t)ACX__T_INTR;
     return err;
 }
 
@@ -47,8 +55,8 @@ static void scope_fire(acx__cbtimer *c)
     if (s->err != 0)
         return;
     s->err = -ETIMEDOUT;
-    s->task->flags |= ACX__T_INTR;
-    acx__task_interrupt(s->task);
+    if (acx__intr_refresh(s->task))
+        acx__task_interrupt(s->task);
 }
 
 /* Open S on the running task as its innermost scope. */
@@ -68,6 +76,8 @@ static int scope_push(acx_scope *s, int kind)
     s->timer.fire = scope_fire;
     s->outer = x->scope;
     x->scope = s;
+    if (kind == ACX__SCOPE_SHIELD)
+        acx__intr_refresh(t); /* it may hide a pending interrupt */
     return 0;
 }
 
@@ -88,8 +98,7 @@ static void scope_pop(acx_scope *s)
     acx__cbtimer_disarm(&s->timer);
     x->scope = s->outer;
     s->task = NULL;
-    if (t->flags & ACX__T_INTR)
-        (void)acx__intr_err(t); /* clears the flag if nothing is left */
+    acx__intr_refresh(t); /* what it hid or delivered changes */
 }
 
 void acx__scopes_abandon(acx_task *t)
@@ -191,6 +200,6 @@ void acx__scope_fire(acx_scope *s, int err)
     if (s->task == NULL || s->err != 0)
         return;
     s->err = err;
-    s->task->flags |= ACX__T_INTR;
-    acx__task_interrupt(s->task);
+    if (acx__intr_refresh(s->task))
+        acx__task_interrupt(s->task);
 }

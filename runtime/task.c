@@ -307,8 +307,9 @@ int acx_task_cancel(acx_task *t)
         return -EALREADY;
     if (t->flags & ACX__T_CANCEL)
         return 0; /* delivered already, or seen at its next suspension */
-    t->flags |= ACX__T_CANCEL | ACX__T_INTR;
-    acx__task_interrupt(t);
+    t->flags |= ACX__T_CANCEL;
+    if (acx__intr_refresh(t))
+        acx__task_interrupt(t);
     return 0;
 }
 
