@@ -134,15 +134,66 @@ void acx__cbtimer_disarm(acx__cbtimer *c);
 
 /* ---- the poller backend (poll_epoll.c): the loop's only door to epoll -- */
 
+/* An fd watch: FD's readiness for EVENTS calls CB(io, revents) on the loop
+ * thread, from acx__poll_wait.  One watch per fd per loop (epoll keeps one
+ * registration per fd): a second add on the same fd is -EEXIST, so an
+ * object that reads and writes one fd owns one watch for both directions.
+ *
+ * Level-triggered, like libuv and Redis ae: CB is called on every poll
+ * while the condition holds, so a callback that does not consume
+ * everything is called again rather than losing the rest; a watch that
+ * wants one notification modifies or removes itself in CB.  ERR and HUP
+ * are reported whatever EVENTS holds (the kernel always reports them): a
+ * callback seeing them must remove the watch or it is called again.
+ *
+ * Add, modify and remove are O(1) on our side: watches sit in an array
+ * indexed by fd, and every registration gets a generation number that
+ * rides in the epoll event, so an event for a watch removed (or replaced)
+ * by an earlier callback of the same batch is dropped, never delivered to
+ * freed memory.  Remove a watch before closing its fd. */
+enum {
+    ACX__IO_IN = 1u << 0,    /* readable (or a peer closed: read sees EOF) */
+    ACX__IO_OUT = 1u << 1,   /* writable */
+    ACX__IO_RDHUP = 1u << 2, /* the peer shut down its writing side */
+    ACX__IO_PRI = 1u << 3,   /* exceptional condition (out-of-band data) */
+    ACX__IO_ERR = 1u << 4,   /* error (revents only) */
+    ACX__IO_HUP = 1u << 5,   /* hang-up (revents only) */
+};
+
+typedef struct acx__io acx__io;
+struct acx__io {
+    int fd;
+    uint32_t events;                         /* ACX__IO_IN | OUT | ... */
+    void (*cb)(acx__io *io, uint32_t revents);
+    uint32_t gen; /* set by add: 0 while not watched */
+};
+
 typedef struct acx__poll {
-    int epfd; /* the epoll instance */
-    int evfd; /* eventfd: wakes a waiting loop from any thread */
+    int epfd;          /* the epoll instance */
+    int evfd;          /* eventfd: wakes a waiting loop from any thread */
+    acx__io wake;      /* the eventfd's own watch */
+    acx__io **byfd;    /* watches indexed by fd */
+    uint32_t nfd;      /* slots in byfd */
+    uint32_t gen;      /* the last generation handed out */
 } acx__poll;
 
 int acx__poll_open(acx__poll *p);
 void acx__poll_close(acx__poll *p);
 int acx__poll_wait(acx__poll *p, int timeout_ms);
 int acx__poll_wake(acx__poll *p);
+
+/* Watch IO->fd for IO->events (IO->cb set by the caller).  Returns 0,
+ * -EBADF (not an open fd), -EEXIST (the fd is watched already), -EPERM
+ * (epoll cannot watch it: a regular file), -ENOMEM.  Loop thread. */
+int acx__io_add(acx__poll *p, acx__io *io);
+/* Change what a watch waits for (0 leaves only ERR and HUP). */
+int acx__io_modify(acx__poll *p, acx__io *io, uint32_t events);
+/* Stop watching (safe when not watched, and after the fd was closed). */
+void acx__io_remove(acx__poll *p, acx__io *io);
+static inline int acx__io_active(const acx__io *io)
+{
+    return io->gen != 0;
+}
 
 /* ---- per-task extras: what few tasks need, kept out of the header ----- */
 
@@ -205,6 +256,7 @@ struct acx_loop {
     _Atomic int stop;         /* acx_loop_stop was called */
     int shutting_down;        /* main finished: the rest are cancelled */
     int stalled;              /* a stall was reported */
+    struct acx__sigs *sigs;   /* Unix signals (unixsig.c), or NULL */
 };
 
 #define ACX__CLOSED ((acx__post *)(uintptr_t)1)
@@ -231,5 +283,26 @@ static inline int acx__park_leaf(acx_coro *c)
 
 int acx__registry_add(acx_loop *l, acx_task *t);
 void acx__registry_del(acx_loop *l, acx_task *t);
+
+/* ---- introspection and Unix signals (debug.c, unixsig.c) -------------- */
+
+/* The slow-step threshold in ns, 0: off.  loop_step reads it once per
+ * step (the only cost of debug mode when off). */
+extern _Atomic int64_t acx__slow_step_ns;
+
+/* Run T's step timed, and report it if it was slow (debug mode). */
+void acx__task_run_timed(acx_task *t);
+
+/* acx_run's loop L starts (environment settings, the dump signal) and
+ * ends (signals released, their mask restored). */
+void acx__debug_start(acx_loop *l);
+void acx__sigs_start(acx_loop *l);
+void acx__sigs_close(acx_loop *l);
+
+/* Dump every task on this thread's report stream (the dump signal). */
+void acx__dump_report(acx_loop *l);
+
+/* Report a stall of L on the report stream: every suspended task. */
+void acx__stall_report(acx_loop *l);
 
 #endif

@@ -27,8 +27,10 @@ static int readyq_empty(void)
 }
 
 /* Run the tasks ready now; detaching the list first is what defers tasks
- * readied during the step to the next one. */
-static void loop_step(void)
+ * readied during the step to the next one.  TIMED is a constant at both
+ * call sites, so each gets its own copy of the loop and the plain one
+ * carries no trace of the slow-step detector. */
+static inline __attribute__((always_inline)) void loop_run_ready(int timed)
 {
     acx_task *t = acx__readyq.head;
     acx__readyq.head = acx__readyq.tail = NULL;
@@ -38,9 +40,23 @@ static void loop_step(void)
             __builtin_prefetch(next->top);
         t->flags &= ~(uint32_t)ACX__T_READY; /* acx__ready resets next */
         acx__cur_task = t;
-        acx__task_run(t);
+        if (timed)
+            acx__task_run_timed(t);
+        else
+            acx__task_run(t);
         t = next;
     }
+}
+
+static void loop_step(void)
+{
+    /* Debug mode (acx_set_slow_step_ms) costs this one branch when off. */
+    if (__builtin_expect(atomic_load_explicit(&acx__slow_step_ns,
+                                              memory_order_relaxed) != 0,
+                         0))
+        loop_run_ready(1);
+    else
+        loop_run_ready(0);
     acx__cur_task = NULL;
 }
 
@@ -208,15 +224,8 @@ static void loop_set_stack_floor(void)
  * wake a task: no event can ever arrive, so say so. */
 static int loop_stall(acx_loop *l)
 {
-    if (l->stalled++)
-        return -EDEADLK; /* said once */
-    fprintf(stderr,
-            "acx: stall: %u task(s) suspended, none ready, no timer "
-            "pending and nothing outside the loop to wake them",
-            l->live);
-    if (!(l->main->flags & ACX__T_DONE))
-        fprintf(stderr, "; main waits in %s", l->main->top->info->name);
-    fputc('\n', stderr);
+    if (!l->stalled++) /* said once */
+        acx__stall_report(l); /* every suspended task and what it waits on */
     return -EDEADLK;
 }
 
@@ -280,6 +289,7 @@ static void loop_teardown(acx_loop *l)
 {
     acx__cur_task = NULL;
     loop_close_inbox(l);
+    acx__sigs_close(l); /* the thread's signal mask as it was */
     while (l->ntasks > 0)
         acx__task_destroy(l->tasks[--l->ntasks]);
     free(l->tasks);
@@ -330,6 +340,7 @@ int acx_run(acx_coro *main)
     }
     acx__loop_cur = l;
     loop_set_stack_floor();
+    acx__debug_start(l); /* ACX_SLOW_STEP_MS, the dump signal */
     l->main = acx__spawn_at(main, NULL);
     if (l->main == NULL) {
         rc = -errno;
