@@ -1,8 +1,510 @@
-/* acx_sync.h - locks, semaphores, events, conditions, barriers and async queues (issue 3).
+/* acx_sync.h - locks, semaphores, events, conditions, barriers and async
+ * queues (issue 3): asyncio's synchronization primitives and queues for
+ * coroutines of one loop.  Included by acx.h; see it for the conventions.
  *
- * Included by acx.h; see it for the conventions.
+ * Every object here belongs to one loop and is used from that loop's
+ * thread only (no call below is thread-safe; threads share acx_future,
+ * the throttle or the blocking queue instead).  The awaits follow the
+ * runtime's interrupt model: a cancelled or timed-out task never parks
+ * again (the await returns -ECANCELED or -ETIMEDOUT at once), and an
+ * interrupt that arrives after the object granted what the task waited
+ * for (a lock hand-off, a permit, an item) loses: the await returns
+ * success and the task's next suspension reports the interrupt, so a
+ * permit or an item is never lost between the two.
+ *
+ * Fairness: waiters are served strictly in arrival order.  What is freed
+ * while someone waits is handed straight to the oldest waiter (the lock
+ * becomes its lock, the permit its permit, the item its item) before it
+ * even runs, so a newcomer never barges past a queued waiter.  (asyncio's
+ * Lock lets a newcomer take a lock freed before the woken waiter ran; we
+ * do not: strict hand-off costs nothing here and keeps FIFO exact.)
+ *
+ * Objects with an _init work embedded in the user's own structs (a lock
+ * or an event is also valid when zero-filled); _new / _free allocate them.
+ * _free on an object that tasks still wait on fails with -EBUSY and
+ * frees nothing.  The awaitables' frames are declared below so generated
+ * code embeds them in the awaiting frame: awaiting costs no allocation.
  */
 #ifndef ACX_SYNC_H
 #define ACX_SYNC_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- waiter lists (internal, shared by every primitive) ---------------- */
+
+/* A parked task's place in a primitive's FIFO; it lives in the await's
+ * frame, so waiting allocates nothing. */
+typedef struct acx__wnode {
+    struct acx__wnode *next, *prev;
+    acx_task *task;
+} acx__wnode;
+
+typedef struct acx__waitq {
+    acx__wnode *head, *tail; /* oldest first; NULL-terminated both ways */
+    uint32_t n;
+} acx__waitq;
+
+/* ---- Lock (asyncio.Lock) ---------------------------------------------- */
+
+/* A mutual-exclusion lock for tasks, owned by the task that acquired it.
+ * Not reentrant.  A zero-filled acx_lock (ACX_LOCK_INIT) is unlocked. */
+typedef struct acx_lock {
+    acx__waitq waiters;
+    acx_task *owner; /* NULL: unlocked */
+} acx_lock;
+
+#define ACX_LOCK_INIT {{0, 0, 0}, 0}
+
+/* Make L an unlocked lock.  Loop thread. */
+void acx_lock_init(acx_lock *l);
+
+/* A new unlocked lock, or NULL with errno ENOMEM.  Any thread. */
+acx_lock *acx_lock_new(void);
+
+/* Free L (NULL is ignored; 0).  -EBUSY when tasks wait on it (nothing is
+ * freed).  Loop thread. */
+int acx_lock_free(acx_lock *l);
+
+/* await acx_lock_acquire(l) (Lock.acquire): take L, waiting in FIFO order
+ * while another task holds it.  Returns 0 (the caller owns L), -ECANCELED
+ * or -ETIMEDOUT when interrupted while waiting (L not taken), -EDEADLK
+ * when the caller already owns L, -EINVAL for NULL.  Loop thread, in a
+ * task. */
+ACX_ASYNC_DECL(int, acx_lock_acquire, (acx_lock * l));
+
+/* Take L if it is free, without waiting.  0, -EAGAIN when it is held (by
+ * anyone, the caller included), -EINVAL for NULL or outside a task.
+ * Loop thread. */
+int acx_lock_try_acquire(acx_lock *l);
+
+/* Release L (Lock.release): the oldest waiter, if any, becomes its owner
+ * and is readied.  0, or -EPERM when the calling task does not own L (or
+ * L is unlocked), -EINVAL for NULL.  Loop thread, in the owning task. */
+int acx_lock_release(acx_lock *l);
+
+/* Lock.locked(): 1 when some task owns L.  Loop thread. */
+int acx_lock_locked(const acx_lock *l);
+
+/* The task that owns L, or NULL.  Loop thread. */
+acx_task *acx_lock_owner(const acx_lock *l);
+
+struct acx__frame_acx_lock_acquire {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_lock *lock;
+    acx__wnode node;
+};
+extern const acx__info acx__info_acx_lock_acquire;
+int acx__body_acx_lock_acquire(acx_coro *);
+static inline void
+acx__init_acx_lock_acquire(struct acx__frame_acx_lock_acquire *f,
+                           acx_lock *l)
+{
+    f->acx__hdr.info = &acx__info_acx_lock_acquire;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->lock = l;
+}
+
+/* ---- Semaphore and BoundedSemaphore ------------------------------------ */
+
+/* A counter of permits (asyncio.Semaphore).  A bounded one
+ * (BoundedSemaphore) refuses a release that would raise the count above
+ * its initial value. */
+typedef struct acx_sem {
+    acx__waitq waiters;
+    long value; /* free permits; 0 while anyone waits */
+    long bound; /* the most value may reach: LONG_MAX unless bounded */
+} acx_sem;
+
+/* Make S a semaphore with VALUE permits (bounded: never more than VALUE).
+ * 0, or -EINVAL for NULL or VALUE < 0.  Loop thread. */
+int acx_sem_init(acx_sem *s, long value);
+int acx_sem_init_bounded(acx_sem *s, long value);
+
+/* A new semaphore, or NULL with errno EINVAL (VALUE < 0) or ENOMEM.
+ * Any thread. */
+acx_sem *acx_sem_new(long value);
+acx_sem *acx_sem_new_bounded(long value);
+
+/* Free S (NULL is ignored; 0).  -EBUSY when tasks wait on it.  Loop
+ * thread. */
+int acx_sem_free(acx_sem *s);
+
+/* await acx_sem_acquire(s): take a permit, waiting in FIFO order while
+ * none is free.  0 (the caller holds a permit and must release it),
+ * -ECANCELED / -ETIMEDOUT when interrupted while waiting (no permit
+ * taken), -EINVAL for NULL.  Loop thread, in a task. */
+ACX_ASYNC_DECL(int, acx_sem_acquire, (acx_sem * s));
+
+/* Take a permit if one is free.  0, -EAGAIN, -EINVAL.  Loop thread. */
+int acx_sem_try_acquire(acx_sem *s);
+
+/* Give a permit back: to the oldest waiter if any (it is readied holding
+ * it), else to the count.  0, -EOVERFLOW when the count would exceed the
+ * bound (a bounded semaphore released more often than acquired; or
+ * LONG_MAX), -EINVAL for NULL.  Any task of the loop may release.  Loop
+ * thread. */
+int acx_sem_release(acx_sem *s);
+
+/* The free permits (0 while tasks wait), and Semaphore.locked(): 1 when
+ * an acquire would wait.  Loop thread. */
+long acx_sem_value(const acx_sem *s);
+int acx_sem_locked(const acx_sem *s);
+
+struct acx__frame_acx_sem_acquire {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_sem *sem;
+    acx__wnode node;
+};
+extern const acx__info acx__info_acx_sem_acquire;
+int acx__body_acx_sem_acquire(acx_coro *);
+static inline void
+acx__init_acx_sem_acquire(struct acx__frame_acx_sem_acquire *f, acx_sem *s)
+{
+    f->acx__hdr.info = &acx__info_acx_sem_acquire;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->sem = s;
+}
+
+/* ---- Event (asyncio.Event) --------------------------------------------- */
+
+/* A flag tasks can wait for.  A zero-filled acx_event (ACX_EVENT_INIT) is
+ * clear. */
+typedef struct acx_event {
+    acx__waitq waiters;
+    int set;
+} acx_event;
+
+#define ACX_EVENT_INIT {{0, 0, 0}, 0}
+
+void acx_event_init(acx_event *e);     /* clear, nobody waiting */
+acx_event *acx_event_new(void);        /* NULL with errno ENOMEM */
+int acx_event_free(acx_event *e);      /* 0; -EBUSY when tasks wait */
+
+/* Set E and ready every task waiting for it (they all return 0, even if E
+ * is cleared before they run).  Returns how many were woken; -EINVAL for
+ * NULL.  Loop thread. */
+int acx_event_set(acx_event *e);
+
+/* Clear E; later waits park until the next set.  Loop thread. */
+void acx_event_clear(acx_event *e);
+
+/* 1 when E is set.  Loop thread. */
+int acx_event_is_set(const acx_event *e);
+
+/* await acx_event_wait(e): return at once when E is set, else park until
+ * acx_event_set.  0, -ECANCELED / -ETIMEDOUT, -EINVAL.  Loop thread, in a
+ * task. */
+ACX_ASYNC_DECL(int, acx_event_wait, (acx_event * e));
+
+struct acx__frame_acx_event_wait {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_event *event;
+    acx__wnode node;
+};
+extern const acx__info acx__info_acx_event_wait;
+int acx__body_acx_event_wait(acx_coro *);
+static inline void
+acx__init_acx_event_wait(struct acx__frame_acx_event_wait *f, acx_event *e)
+{
+    f->acx__hdr.info = &acx__info_acx_event_wait;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->event = e;
+}
+
+/* ---- Condition (asyncio.Condition) --------------------------------------- */
+
+/* A condition variable bound to a lock: its own (LOCK NULL at init) or one
+ * the caller shares between conditions. */
+typedef struct acx_cond {
+    acx__waitq waiters;
+    acx_lock *lock;
+    acx_lock own; /* the lock used when none was given */
+} acx_cond;
+
+/* Bind C to LOCK (NULL: a lock of its own, see acx_cond_lock).  0 or
+ * -EINVAL.  Loop thread. */
+int acx_cond_init(acx_cond *c, acx_lock *lock);
+acx_cond *acx_cond_new(acx_lock *lock); /* NULL with errno ENOMEM */
+int acx_cond_free(acx_cond *c); /* 0; -EBUSY when tasks wait on it */
+
+/* The lock C is bound to: acquire and release it with acx_lock_*. */
+acx_lock *acx_cond_lock(acx_cond *c);
+
+/* await acx_cond_wait(c) (Condition.wait): the caller must own C's lock.
+ * Releases it, parks until notified, then takes the lock again (in FIFO
+ * order with its other waiters) before returning.  Returns 0 with the lock
+ * held; -ECANCELED / -ETIMEDOUT when interrupted before it was notified,
+ * ALSO with the lock held again (as asyncio: the waiter re-acquires the
+ * lock before the cancel propagates); -EPERM when the caller does not own
+ * the lock (nothing happens), -EINVAL for NULL.  An interrupt after the
+ * notify loses (0 is returned, the notification is not lost).  Loop
+ * thread, in a task. */
+ACX_ASYNC_DECL(int, acx_cond_wait, (acx_cond * c));
+
+/* await acx_cond_wait_for(c, pred, arg) (Condition.wait_for): wait until
+ * PRED(ARG) is true, checking it with the lock held first and after every
+ * wake-up.  0, or the error of the acx_cond_wait that failed (the lock is
+ * held in every case but -EPERM / -EINVAL).  Loop thread, in a task. */
+ACX_ASYNC_DECL(int, acx_cond_wait_for,
+               (acx_cond * c, int (*pred)(void *), void *arg));
+
+/* Wake up to N of C's waiters, oldest first (each then queues for the
+ * lock).  The caller must own C's lock.  Returns how many were woken, or
+ * -EPERM, -EINVAL (NULL, N < 0).  Loop thread. */
+int acx_cond_notify(acx_cond *c, int n);
+int acx_cond_notify_all(acx_cond *c);
+
+struct acx__frame_acx_cond_wait {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_cond *cond;
+    acx__wnode node;
+    int phase; /* internal: what NODE is queued on */
+    int err;   /* internal: the interrupt to report once the lock is held */
+};
+extern const acx__info acx__info_acx_cond_wait;
+int acx__body_acx_cond_wait(acx_coro *);
+static inline void
+acx__init_acx_cond_wait(struct acx__frame_acx_cond_wait *f, acx_cond *c)
+{
+    f->acx__hdr.info = &acx__info_acx_cond_wait;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->cond = c;
+}
+
+/* ---- Barrier (asyncio.Barrier) -------------------------------------------- */
+
+/* PARTIES tasks meet: each wait parks until PARTIES tasks wait, then all
+ * go on together and the barrier starts its next cycle. */
+typedef struct acx_barrier {
+    acx__waitq waiters;
+    unsigned parties;
+    int broken; /* aborted: waits fail until acx_barrier_reset */
+} acx_barrier;
+
+/* Make B a barrier for PARTIES (>= 1) tasks.  0 or -EINVAL.  Loop
+ * thread. */
+int acx_barrier_init(acx_barrier *b, unsigned parties);
+acx_barrier *acx_barrier_new(unsigned parties); /* NULL + errno */
+int acx_barrier_free(acx_barrier *b); /* 0; -EBUSY when tasks wait */
+
+/* await acx_barrier_wait(b) (Barrier.wait): park until PARTIES tasks
+ * wait, then return this task's place among them: 0 for the first to
+ * arrive .. PARTIES - 1 for the one whose arrival released them.  A
+ * waiter that is interrupted leaves (-ECANCELED / -ETIMEDOUT) and does
+ * not count.  -ECONNABORTED (asyncio's BrokenBarrierError) when the
+ * barrier is broken, or is aborted or reset while the task waits;
+ * -EINVAL for NULL.  Loop thread, in a task. */
+ACX_ASYNC_DECL(int, acx_barrier_wait, (acx_barrier * b));
+
+/* Barrier.abort(): break B; its waiters and every later wait return
+ * -ECONNABORTED until acx_barrier_reset.  0 or -EINVAL.  Loop thread. */
+int acx_barrier_abort(acx_barrier *b);
+
+/* Barrier.reset(): the waiters return -ECONNABORTED and B is empty and
+ * usable again (no longer broken).  0 or -EINVAL.  Loop thread. */
+int acx_barrier_reset(acx_barrier *b);
+
+/* Barrier.parties, n_waiting, broken.  Loop thread. */
+unsigned acx_barrier_parties(const acx_barrier *b);
+unsigned acx_barrier_n_waiting(const acx_barrier *b);
+int acx_barrier_broken(const acx_barrier *b);
+
+struct acx__frame_acx_barrier_wait {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_barrier *barrier;
+    acx__wnode node;
+};
+extern const acx__info acx__info_acx_barrier_wait;
+int acx__body_acx_barrier_wait(acx_coro *);
+static inline void
+acx__init_acx_barrier_wait(struct acx__frame_acx_barrier_wait *f,
+                           acx_barrier *b)
+{
+    f->acx__hdr.info = &acx__info_acx_barrier_wait;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->barrier = b;
+}
+
+/* ---- Async queues (asyncio.Queue, LifoQueue, PriorityQueue) ------------- */
+
+/* Items are void pointers the queue does not own.  A priority queue also
+ * takes an int priority per item: the lowest comes out first, FIFO among
+ * equal priorities (the other kinds ignore priorities).  MAXSIZE 0 means
+ * unbounded; a bounded queue makes put wait while it is full.  Getters
+ * and putters each wait in FIFO order; a put while getters wait hands the
+ * item straight to the oldest getter, and a get from a full queue moves
+ * the oldest waiting putter's item in. */
+typedef struct acx_queue acx_queue;
+
+enum { ACX_QUEUE_FIFO, ACX_QUEUE_LIFO, ACX_QUEUE_PRIORITY };
+
+/* A new empty queue of KIND (ACX_QUEUE_*) holding at most MAXSIZE items
+ * (0: no limit), named NAME (copied; NULL: none) for task dumps.  NULL
+ * with errno EINVAL (bad KIND) or ENOMEM.  Any thread. */
+acx_queue *acx_queue_new(int kind, size_t maxsize, const char *name);
+
+/* Free Q.  Items still in it are passed to the drop function, if one was
+ * set.  0 (NULL is ignored), -EBUSY when tasks wait on Q (nothing is
+ * freed).  Loop thread. */
+int acx_queue_free(acx_queue *q);
+
+/* Call DROP(ITEM, ARG) for every item Q discards: those still queued when
+ * it is freed or shut down with IMMEDIATE.  Loop thread. */
+void acx_queue_set_drop(acx_queue *q, void (*drop)(void *item, void *arg),
+                        void *arg);
+
+/* await acx_queue_put(q, item) (Queue.put): add ITEM, waiting in FIFO
+ * order while Q is full.  0; -ESHUTDOWN when Q is shut down (also for a
+ * putter waiting when that happens: its item was not added);
+ * -ECANCELED / -ETIMEDOUT when interrupted while waiting (not added);
+ * -ENOMEM (an unbounded queue could not grow), -EINVAL.  Loop thread, in
+ * a task. */
+ACX_ASYNC_DECL(int, acx_queue_put, (acx_queue * q, void *item));
+
+/* The same with a priority (only a priority queue uses it). */
+ACX_ASYNC_DECL(int, acx_queue_put_prio,
+               (acx_queue * q, void *item, int prio));
+
+/* Queue.put_nowait: 0, -EAGAIN when Q is full, -ESHUTDOWN, -ENOMEM,
+ * -EINVAL.  Loop thread. */
+int acx_queue_put_nowait(acx_queue *q, void *item);
+int acx_queue_put_prio_nowait(acx_queue *q, void *item, int prio);
+
+/* await acx_queue_get(q, &item) (Queue.get): take the next item into
+ * *ITEM (which may be NULL), waiting in FIFO order while Q is empty.  0;
+ * -ESHUTDOWN when Q is shut down and empty (also for a getter waiting
+ * when that happens); -ECANCELED / -ETIMEDOUT when interrupted while
+ * waiting (nothing taken); -EINVAL.  Loop thread, in a task. */
+ACX_ASYNC_DECL(int, acx_queue_get, (acx_queue * q, void **item));
+
+/* Queue.get_nowait: 0, -EAGAIN when Q is empty, -ESHUTDOWN when it is
+ * also shut down, -EINVAL.  Loop thread. */
+int acx_queue_get_nowait(acx_queue *q, void **item);
+
+/* Queue.task_done: one item taken from Q has been processed; when all
+ * have, every acx_queue_join returns.  0, or -EINVAL when called more
+ * often than items were put (or Q is NULL).  Loop thread. */
+int acx_queue_task_done(acx_queue *q);
+
+/* await acx_queue_join(q) (Queue.join): park until every item ever put
+ * has been marked done (at once if none is pending).  0, -ECANCELED /
+ * -ETIMEDOUT, -EINVAL.  Loop thread, in a task. */
+ACX_ASYNC_DECL(int, acx_queue_join, (acx_queue * q));
+
+/* Queue.shutdown (Python 3.13): from now on puts return -ESHUTDOWN, and
+ * gets do once Q is empty.  Every waiting putter and getter is woken
+ * with -ESHUTDOWN.  IMMEDIATE also discards the queued items (to the drop
+ * function), counting each as done, which may end acx_queue_join.  0 or
+ * -EINVAL.  Loop thread. */
+int acx_queue_shutdown(acx_queue *q, int immediate);
+
+/* qsize, empty, full (never for MAXSIZE 0), maxsize, whether shut down,
+ * the name (NULL if none).  Loop thread. */
+size_t acx_queue_qsize(const acx_queue *q);
+int acx_queue_empty(const acx_queue *q);
+int acx_queue_full(const acx_queue *q);
+size_t acx_queue_maxsize(const acx_queue *q);
+int acx_queue_is_shutdown(const acx_queue *q);
+const char *acx_queue_name(const acx_queue *q);
+
+/* put and put_prio share one frame; get keeps where its item goes. */
+struct acx__frame_acx_queue_put {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_queue *queue;
+    void *item;
+    int prio;
+    acx__wnode node;
+};
+extern const acx__info acx__info_acx_queue_put;
+int acx__body_acx_queue_put(acx_coro *);
+static inline void
+acx__init_acx_queue_put(struct acx__frame_acx_queue_put *f, acx_queue *q,
+                        void *item)
+{
+    f->acx__hdr.info = &acx__info_acx_queue_put;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->queue = q;
+    f->item = item;
+    f->prio = 0;
+}
+
+struct acx__frame_acx_queue_put_prio {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_queue *queue;
+    void *item;
+    int prio;
+    acx__wnode node;
+};
+extern const acx__info acx__info_acx_queue_put_prio;
+int acx__body_acx_queue_put_prio(acx_coro *);
+static inline void
+acx__init_acx_queue_put_prio(struct acx__frame_acx_queue_put_prio *f,
+                             acx_queue *q, void *item, int prio)
+{
+    f->acx__hdr.info = &acx__info_acx_queue_put_prio;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->queue = q;
+    f->item = item;
+    f->prio = prio;
+}
+
+struct acx__frame_acx_queue_get {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_queue *queue;
+    void **out;
+    acx__wnode node;
+};
+extern const acx__info acx__info_acx_queue_get;
+int acx__body_acx_queue_get(acx_coro *);
+static inline void
+acx__init_acx_queue_get(struct acx__frame_acx_queue_get *f, acx_queue *q,
+                        void **item)
+{
+    f->acx__hdr.info = &acx__info_acx_queue_get;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->queue = q;
+    f->out = item;
+}
+
+struct acx__frame_acx_queue_join {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_queue *queue;
+    acx__wnode node;
+};
+extern const acx__info acx__info_acx_queue_join;
+int acx__body_acx_queue_join(acx_coro *);
+static inline void
+acx__init_acx_queue_join(struct acx__frame_acx_queue_join *f, acx_queue *q)
+{
+    f->acx__hdr.info = &acx__info_acx_queue_join;
+    f->acx__hdr.parent = 0;
+    f->acx__state = 0;
+    f->queue = q;
+}
+
+#ifdef __cplusplus
+}
+#endif
 #endif

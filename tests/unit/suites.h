@@ -14,6 +14,7 @@ int acx_test_add_core(void);
 int acx_test_add_alloc(void);
 int acx_test_add_throttle(void);
 int acx_test_add_signals(void);
+int acx_test_add_sync(void);
 int acx_test_add_debug(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
@@ -24,6 +25,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"alloc", acx_test_add_alloc},
     {"throttle", acx_test_add_throttle},
     {"signals", acx_test_add_signals},
+    {"sync", acx_test_add_sync},
     {"debug", acx_test_add_debug},
     {0, 0},
 };

@@ -1,0 +1,89 @@
+/* acx_waitq.h - the FIFO of parked tasks every primitive of acx_sync.h
+ * keeps (internal to sync.c and aqueue.c).
+ *
+ * A node lives in the parked await's frame; the list is doubly linked so
+ * that a cancel takes a node out of the middle in O(1).  A node is linked
+ * exactly when it is the head or has a predecessor, which is what a
+ * cancel method asks to learn whether the grant got there first.
+ */
+#ifndef ACX_WAITQ_H
+#define ACX_WAITQ_H
+
+#include "acx_internal.h"
+
+static inline void acx__waitq_push(acx__waitq *q, acx__wnode *n,
+                                   acx_task *t)
+{
+    n->task = t;
+    n->next = NULL;
+    n->prev = q->tail;
+    if (q->tail)
+        q->tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+    q->n++;
+}
+
+static inline int acx__waitq_linked(const acx__waitq *q, const acx__wnode *n)
+{
+    return n->prev != NULL || q->head == n;
+}
+
+static inline void acx__waitq_unlink(acx__waitq *q, acx__wnode *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        q->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        q->tail = n->prev;
+    n->prev = n->next = NULL;
+    q->n--;
+}
+
+/* Take the oldest node out (NULL when nobody waits). */
+static inline acx__wnode *acx__waitq_pop(acx__waitq *q)
+{
+    acx__wnode *n = q->head;
+    if (n != NULL)
+        acx__waitq_unlink(q, n);
+    return n;
+}
+
+/* The frame of type T whose member M is node N. */
+#define ACX__WNODE_FRAME(n, T, m) ((T *)(void *)((char *)(n) - offsetof(T, m)))
+
+/* Park the running task in leaf frame C, queued as node N on Q.  The
+ * caller has checked acx__intr_check() and stored the result a grant
+ * leaves in place (cancel overwrites it). */
+static inline int acx__waitq_park(acx__waitq *q, acx__wnode *n, acx_coro *c)
+{
+    acx__waitq_push(q, n, acx__cur_task);
+    ACX__STATE(c) = 1;
+    acx__cur_task->top = c;
+    return ACX__SUSPEND;
+}
+
+/* The info of a hand-written leaf of frame TYPE (as leaves.c's). */
+#define ACX__SYNC_LEAF_INFO(fn, type, body_fn, cancel_fn, describe_fn)     \
+    static int fn##_result(const acx_coro *c)                              \
+    {                                                                      \
+        return ((const type *)c)->acx__ret;                                \
+    }                                                                      \
+    const acx__info acx__info_##fn = {                                     \
+        .body = body_fn,                                                   \
+        .name = #fn,                                                       \
+        .file = "<runtime>",                                               \
+        .size = sizeof(type),                                              \
+        .ret_offset = offsetof(type, acx__ret),                            \
+        .ret_size = sizeof(int),                                           \
+        .result_int = fn##_result,                                         \
+        .align = _Alignof(type),                                           \
+        .cancel = cancel_fn,                                               \
+        .describe = describe_fn,                                           \
+    }
+
+#endif
