@@ -63,6 +63,17 @@ int acx_throttle_acquire(acx_throttle *t, double n);
 int acx_throttle_acquire_until(acx_throttle *t, double n,
                                int64_t deadline_ns);
 
+/* await acx_throttle_wait(t, n): the awaitable acquire for coroutines.
+ * Takes N tokens, suspending the task (never the thread) until they are
+ * admitted; coroutine and thread waiters share one arrival order.  The
+ * wait is a loop timer at the reserved slot, re-armed when a rate change
+ * (from any thread) moves the slot.  Returns 0, the errors of
+ * acx_throttle_acquire, or -ECANCELED / -ETIMEDOUT when the task is
+ * interrupted while waiting: its tokens are then given back (later
+ * waiters move up), unless its slot had already come (then it returns 0:
+ * admitted).  Loop thread. */
+ACX_ASYNC_DECL(int, acx_throttle_wait, (acx_throttle * t, double n));
+
 /* Change the refill rate while the bucket is in use.  The tokens the bucket
  * holds now (or owes to waiters) are kept; callers waiting have their slots
  * recomputed at the new rate (so a faster rate wakes them sooner, and an

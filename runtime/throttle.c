@@ -25,7 +25,8 @@
  *
  * A waiter is a node with a wake method, called under t->mu after its slot
  * or status changed.  Threads use a futex word; a coroutine waiter (the
- * awaitable acquire, to come) will re-arm its loop timer instead.
+ * awaitable acquire) has a loop timer at its slot, and its wake method
+ * posts to its loop, which re-arms the timer at the new slot.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,13 +35,15 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "acx.h"
+#include "acx_internal.h"
 
 #define TH_SHIFT 6                            /* 1 tick = 2^-6 ns */
 #define TH_TICKS_PER_SEC (1e9 * (1 << TH_SHIFT))
@@ -502,4 +505,211 @@ void acx_throttle_set_sleep(acx_throttle *t,
         return;
     t->sleep_fn = sleep_until;
     t->sleep_arg = arg;
+}
+
+/* ---- the awaitable acquire ----------------------------------------------
+ *
+ * The same reservation as a thread's, but the wait is a loop timer at the
+ * slot.  A rate change may move the slot from any thread: the wake method
+ * (under t->mu) posts the frame to its loop, whose thread re-reads the
+ * slot and re-arms the timer.  A cancelled waiter gives its tokens back:
+ * later waiters' slots move earlier by its cost, as a timed-out thread
+ * waiter's do in a rate change.
+ */
+
+struct th_frame {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_throttle *t;
+    double n;
+    acx_task *self;
+    acx_loop *loop;
+    acx__cbtimer timer; /* at the slot */
+    acx__post post;     /* a rate change moved the slot */
+    _Atomic int posted; /* POST is in the loop's inbox */
+    th_waiter w;
+};
+
+#define TH_FRAME_OF(p, field)                                              \
+    ((struct th_frame *)(void *)((char *)(p) -                             \
+                                 offsetof(struct th_frame, field)))
+
+/* On the loop thread: admitted if the slot has come, else (re)arm the
+ * timer at it.  Returns 1 when admitted (the task was readied). */
+static int th_frame_check(struct th_frame *f)
+{
+    acx_throttle *t = f->t;
+    pthread_mutex_lock(&t->mu);
+    int st = atomic_load_explicit(&f->w.status, memory_order_relaxed);
+    int64_t now_ns = th_now_ns(t);
+    uint64_t slot = atomic_load_explicit(&f->w.slot, memory_order_relaxed);
+    int64_t d = (int64_t)(slot - th_ticks_of_ns(now_ns));
+    int done = st != 0 || d <= 0;
+    if (done && st == 0)
+        th_unlink(t, &f->w);
+    pthread_mutex_unlock(&t->mu);
+    if (done) {
+        acx__cbtimer_disarm(&f->timer);
+        f->acx__ret = st;
+        f->loop->external--;
+        acx__ready(f->self);
+        return 1;
+    }
+    int64_t delay = th_slot_ns(slot, th_ticks_of_ns(now_ns), now_ns) - now_ns;
+    if (acx__cbtimer_arm(&f->timer, acx__now_ns() + delay) < 0) {
+        /* no memory for the heap to grow: poll again on the next pass */
+        acx__cbtimer_disarm(&f->timer);
+        if (!atomic_exchange(&f->posted, 1))
+            acx__loop_post(f->loop, &f->post);
+    }
+    return 0;
+}
+
+static void th_frame_fire(acx__cbtimer *c)
+{
+    th_frame_check(TH_FRAME_OF(c, timer));
+}
+
+static void th_frame_post_run(acx__post *p, int discard)
+{
+    struct th_frame *f = TH_FRAME_OF(p, post);
+    atomic_store(&f->posted, 0);
+    if (!discard)
+        th_frame_check(f);
+}
+
+/* The waiter was cancelled while a post was in flight: now the frame may
+ * go. */
+static void th_frame_post_late(acx__post *p, int discard)
+{
+    struct th_frame *f = TH_FRAME_OF(p, post);
+    (void)discard;
+    atomic_store(&f->posted, 0);
+    acx__ready(f->self);
+}
+
+/* Under t->mu, any thread: the slot moved. */
+static void th_wake_coro(th_waiter *w)
+{
+    struct th_frame *f = TH_FRAME_OF(w, w);
+    if (!atomic_exchange(&f->posted, 1))
+        acx__loop_post(f->loop, &f->post);
+}
+
+/* Give W's tokens back: the arrival time and every later waiter's slot
+ * move earlier by its cost.  Under t->mu. */
+static void th_refund(acx_throttle *t, th_waiter *w)
+{
+    uint64_t word = atomic_fetch_or_explicit(&t->word, 1, memory_order_acq_rel);
+    uint64_t bias = atomic_load_explicit(&t->bias, memory_order_relaxed);
+    double iv = atomic_load_explicit(&t->interval, memory_order_relaxed);
+    uint64_t cost = th_ceil_even(w->n * iv);
+    for (th_waiter *x = w->next; x != NULL; x = x->next) {
+        uint64_t slot = atomic_load_explicit(&x->slot, memory_order_relaxed);
+        atomic_store_explicit(&x->slot, slot - cost, memory_order_release);
+        x->wake(x);
+    }
+    th_unlink(t, w);
+    uint64_t tat2 = word - bias - cost;
+    uint64_t w2 = word + 2; /* the word only grows: no ABA for fast paths */
+    atomic_store_explicit(&t->bias, w2 - tat2, memory_order_relaxed);
+    atomic_store_explicit(&t->word, w2, memory_order_release);
+}
+
+static int th_frame_cancel(acx_coro *c, int err)
+{
+    struct th_frame *f = (struct th_frame *)c;
+    acx_throttle *t = f->t;
+    pthread_mutex_lock(&t->mu);
+    uint64_t slot = atomic_load_explicit(&f->w.slot, memory_order_relaxed);
+    int due = (int64_t)(slot - th_ticks_of_ns(th_now_ns(t))) <= 0;
+    if (due)
+        th_unlink(t, &f->w); /* admitted already: the tokens are its own */
+    else
+        th_refund(t, &f->w);
+    pthread_mutex_unlock(&t->mu);
+    acx__cbtimer_disarm(&f->timer);
+    f->loop->external--;
+    f->acx__ret = due ? 0 : err;
+    /* A post may be in flight from a rate change: the frame must outlive
+     * it, so the task resumes only once it has run (it readies then). */
+    if (atomic_load(&f->posted)) {
+        f->post.run = th_frame_post_late;
+        return 0;
+    }
+    return 1;
+}
+
+static int th_frame_describe(const acx_coro *c, char *buf, size_t size)
+{
+    const struct th_frame *f = (const struct th_frame *)c;
+    return snprintf(buf, size, "throttle %p: %g token(s) at %g/s",
+                    (void *)f->t, f->n, acx_throttle_rate(f->t));
+}
+
+static int th_frame_body(acx_coro *c)
+{
+    struct th_frame *f = (struct th_frame *)c;
+    if (f->acx__state != 0)
+        return ACX__DONE; /* the check or the cancel set the result */
+    acx_throttle *t = f->t;
+    if (t == NULL || !th_valid_n(f->n)) {
+        f->acx__ret = -EINVAL;
+        return ACX__DONE;
+    }
+    int rc = th_take(t, f->n);
+    if (rc != -EAGAIN) {
+        f->acx__ret = rc;
+        return ACX__DONE;
+    }
+    if ((f->acx__ret = acx__intr_check()) != 0)
+        return ACX__DONE;
+    f->self = acx__cur_task;
+    f->loop = acx__loop_cur;
+    f->timer.tm.heap_idx = ACX__NO_SLOT;
+    f->timer.fire = th_frame_fire;
+    f->post.run = th_frame_post_run;
+    atomic_init(&f->posted, 0);
+    f->w.wake = th_wake_coro;
+    atomic_init(&f->w.seq, 0);
+    rc = th_reserve(t, &f->w, f->n, INT64_MAX);
+    if (rc != 1) {
+        f->acx__ret = rc;
+        return ACX__DONE;
+    }
+    f->loop->external++; /* a rate change from another thread may wake it */
+    f->acx__state = 1;
+    acx__cur_task->top = c;
+    th_frame_check(f); /* arms the timer (or admits at once) */
+    return ACX__SUSPEND;
+}
+
+static int th_frame_result(const acx_coro *c)
+{
+    return ((const struct th_frame *)c)->acx__ret;
+}
+
+static const acx__info th_frame_info = {
+    .body = th_frame_body,
+    .name = "acx_throttle_wait",
+    .file = "<runtime>",
+    .size = sizeof(struct th_frame),
+    .ret_offset = offsetof(struct th_frame, acx__ret),
+    .ret_size = sizeof(int),
+    .result_int = th_frame_result,
+    .align = _Alignof(struct th_frame),
+    .cancel = th_frame_cancel,
+    .describe = th_frame_describe,
+};
+
+acx_coro *acx_throttle_wait(acx_throttle *t, double n)
+{
+    struct th_frame *f = (struct th_frame *)(void *)acx__coro_alloc(
+        sizeof(struct th_frame), &th_frame_info);
+    if (f == NULL)
+        return NULL;
+    f->acx__ret = 0;
+    f->t = t;
+    f->n = n;
+    return &f->acx__hdr;
 }

@@ -13,6 +13,7 @@ int acx_test_add_runtime(void);
 int acx_test_add_core(void);
 int acx_test_add_alloc(void);
 int acx_test_add_throttle(void);
+int acx_test_add_throttle_async(void);
 int acx_test_add_signals(void);
 int acx_test_add_sync(void);
 int acx_test_add_debug(void);
@@ -24,6 +25,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"core", acx_test_add_core},
     {"alloc", acx_test_add_alloc},
     {"throttle", acx_test_add_throttle},
+    {"throttle_async", acx_test_add_throttle_async},
     {"signals", acx_test_add_signals},
     {"sync", acx_test_add_sync},
     {"debug", acx_test_add_debug},
