@@ -75,19 +75,22 @@ int acx__io_add(acx__poll *p, acx__io *io)
 {
     if (io->fd < 0 || io->fd >= INT32_MAX)
         return -EBADF;
-    if (acx__io_active(io))
-        return -EEXIST;
-    int err = poll_reserve(p, io->fd);
-    if (err)
-        return err;
-    if (p->byfd[io->fd] != NULL)
+    if (acx__io_active(io) ||
+        ((uint32_t)io->fd < p->nfd && p->byfd[io->fd] != NULL))
         return -EEXIST;
     io->gen = next_gen(p);
     struct epoll_event ev = {.events = to_epoll(io->events),
                              .data.u64 = io_key(io)};
+    /* epoll first: a bad fd must not grow the table to its number */
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, io->fd, &ev) < 0) {
         io->gen = 0;
         return -errno;
+    }
+    int err = poll_reserve(p, io->fd);
+    if (err) {
+        (void)epoll_ctl(p->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+        io->gen = 0;
+        return err;
     }
     p->byfd[io->fd] = io;
     return 0;
