@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acx.h" /* acx_coro and ACX_ASYNC_DECL, for async receivers */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -161,6 +163,22 @@ void acx__signal_scope_end(acx_signal_scope *sc);
  * Returns the previous state (0 or 1), -EINVAL (S NULL). */
 int acx_signal_mute(acx_signal *s, int on);
 
+/* An async receiver (Blinker's coroutine receivers): called as a plain
+ * receiver is, it returns a coroutine object (the constructor of an async
+ * function, e.g. `async int on_event(void *ctx, const void *sender,
+ * void *payload)`) whose int result is the receiver's result.  NULL means
+ * out of memory (its result is then -ENOMEM). */
+typedef acx_coro *(*acx_async_receiver_fn)(void *ctx, const void *sender,
+                                           void *payload);
+
+/* Connect an async receiver; as acx_signal_connect otherwise (sender
+ * filter, order, meta-signal, disconnect with acx_signal_disconnect).  A
+ * synchronous acx_signal_send skips it and reports -EWOULDBLOCK as its
+ * result: only acx_signal_send_async awaits it. */
+int acx_signal_connect_async(acx_signal *s, acx_async_receiver_fn fn,
+                             void *ctx, const void *sender,
+                             acx_connection **out);
+
 /* ---- sending ---------------------------------------------------------- */
 
 /* Call every receiver of S matching SENDER, in connection order, with
@@ -171,6 +189,17 @@ int acx_signal_mute(acx_signal *s, int on);
  * sees when receivers connect or disconnect meanwhile. */
 int acx_signal_send(acx_signal *s, const void *sender, void *payload,
                     acx_signal_result *results, size_t max, size_t *count);
+
+/* await acx_signal_send_async(s, sender, payload, results, max, &count)
+ * (Blinker's send_async): as acx_signal_send, from a coroutine, and each
+ * async receiver's coroutine is awaited to its end, in connection order,
+ * before the next receiver is called (plain receivers are called as by a
+ * send).  Returns 0, -EINVAL, or the interrupt (-ECANCELED, -ETIMEDOUT)
+ * that stopped it after the receiver it had reached (*COUNT says how many
+ * were called).  Loop thread. */
+ACX_ASYNC_DECL(int, acx_signal_send_async,
+               (acx_signal * s, const void *sender, void *payload,
+                acx_signal_result *results, size_t max, size_t *count));
 
 /* Whether a send by SENDER would call at least one receiver now (muting
  * aside): 1 or 0, -EINVAL (S NULL). */

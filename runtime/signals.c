@@ -12,17 +12,19 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "acx_signal.h"
+#include "acx_internal.h"
 
 struct acx_connection {
     atomic_int refs;      /* arrays holding it, plus temporary holds */
     atomic_int connected; /* cleared by disconnect */
     acx_signal *sig;
-    acx_receiver_fn fn;
+    acx_receiver_fn fn;             /* a plain receiver, or NULL */
+    acx_async_receiver_fn afn;      /* an async receiver, or NULL */
     void *ctx;
     const void *sender;
 };
@@ -299,10 +301,11 @@ static void meta_send(acx_signal *m, acx_signal *s, acx_connection *c)
     conn_release(c);
 }
 
-int acx_signal_connect(acx_signal *s, acx_receiver_fn fn, void *ctx,
+static int connect_any(acx_signal *s, acx_receiver_fn fn,
+                       acx_async_receiver_fn afn, void *ctx,
                        const void *sender, acx_connection **out)
 {
-    if (s == NULL || fn == NULL)
+    if (s == NULL || (fn == NULL && afn == NULL))
         return -EINVAL;
     acx_connection *c = malloc(sizeof *c);
     if (c == NULL)
@@ -311,6 +314,7 @@ int acx_signal_connect(acx_signal *s, acx_receiver_fn fn, void *ctx,
     atomic_init(&c->connected, 1);
     c->sig = s;
     c->fn = fn;
+    c->afn = afn;
     c->ctx = ctx;
     c->sender = sender;
 
@@ -334,6 +338,19 @@ int acx_signal_connect(acx_signal *s, acx_receiver_fn fn, void *ctx,
     arr_release(old);
     meta_send(&acx__meta_connected, s, c);
     return 0;
+}
+
+int acx_signal_connect(acx_signal *s, acx_receiver_fn fn, void *ctx,
+                       const void *sender, acx_connection **out)
+{
+    return connect_any(s, fn, NULL, ctx, sender, out);
+}
+
+int acx_signal_connect_async(acx_signal *s, acx_async_receiver_fn fn,
+                             void *ctx, const void *sender,
+                             acx_connection **out)
+{
+    return connect_any(s, NULL, fn, ctx, sender, out);
 }
 
 /* Replace S's array by one without the connections KILL selects (matched
@@ -470,7 +487,9 @@ int acx_signal_send(acx_signal *s, const void *sender, void *payload,
             if (!matches(c, sender) ||
                 !atomic_load_explicit(&c->connected, memory_order_acquire))
                 continue;
-            intptr_t r = c->fn(c->ctx, sender, payload);
+            /* an async receiver needs an awaiting sender */
+            intptr_t r = c->fn != NULL ? c->fn(c->ctx, sender, payload)
+                                       : -EWOULDBLOCK;
             if (called < max) {
                 results[called].connection = c;
                 results[called].result = r;
@@ -508,4 +527,126 @@ int acx_signal_has_receivers_for(acx_signal *s, const void *sender)
     if (s == NULL)
         return -EINVAL;
     return acx_signal_receivers_for(s, sender, NULL, 0) > 0;
+}
+
+/* ---- the async send ------------------------------------------------------
+ *
+ * await acx_signal_send_async(...): the same snapshot walk as a send, but
+ * an async receiver's coroutine runs as a child of this frame (on the
+ * awaiting task) to its end before the next receiver is called: receivers
+ * run one after the other, in connection order, as Blinker's send_async
+ * awaits them.  An interrupt (cancel, timeout) stops the walk after the
+ * receiver it reached.
+ */
+struct send_frame {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_signal *s;
+    const void *sender;
+    void *payload;
+    acx_signal_result *results;
+    size_t max, *count;
+    struct rcv_array *a;
+    size_t i, called;
+    acx_coro *child;
+};
+
+static void send_record(struct send_frame *f, acx_connection *c, intptr_t r)
+{
+    if (f->called < f->max) {
+        f->results[f->called].connection = c;
+        f->results[f->called].result = r;
+    }
+    f->called++;
+}
+
+static int send_finish(struct send_frame *f, int rc)
+{
+    arr_release(f->a);
+    f->a = NULL;
+    if (f->count != NULL)
+        *f->count = f->called;
+    f->acx__ret = rc;
+    return ACX__DONE;
+}
+
+static int send_body(acx_coro *co)
+{
+    struct send_frame *f = (struct send_frame *)co;
+    if (f->acx__state == 1) { /* an async receiver finished */
+        acx_coro *ch = f->child;
+        int r = ch->info->result_int ? ch->info->result_int(ch) : 0;
+        acx_coro_free(ch);
+        f->child = NULL;
+        send_record(f, f->a->c[f->i++], r);
+        int err = acx__intr_check();
+        if (err)
+            return send_finish(f, err);
+    } else {
+        if (f->s == NULL || (f->results == NULL && f->max > 0)) {
+            f->acx__ret = -EINVAL;
+            return ACX__DONE;
+        }
+        if (atomic_load_explicit(&f->s->muted, memory_order_acquire))
+            return send_finish(f, 0);
+        f->a = snapshot(f->s);
+        f->i = 0;
+    }
+    for (; f->a != NULL && f->i < f->a->n; f->i++) {
+        acx_connection *c = f->a->c[f->i];
+        if (!matches(c, f->sender) ||
+            !atomic_load_explicit(&c->connected, memory_order_acquire))
+            continue;
+        if (c->fn != NULL) {
+            send_record(f, c, c->fn(c->ctx, f->sender, f->payload));
+            continue;
+        }
+        acx_coro *ch = c->afn(c->ctx, f->sender, f->payload);
+        if (ch == NULL) {
+            send_record(f, c, -ENOMEM);
+            continue;
+        }
+        f->child = ch;
+        ch->parent = co;
+        f->acx__state = 1;
+        return acx__push(ch);
+    }
+    return send_finish(f, 0);
+}
+
+static int send_result(const acx_coro *c)
+{
+    return ((const struct send_frame *)c)->acx__ret;
+}
+
+static const acx__info send_info = {
+    .body = send_body,
+    .name = "acx_signal_send_async",
+    .file = "<runtime>",
+    .size = sizeof(struct send_frame),
+    .ret_offset = offsetof(struct send_frame, acx__ret),
+    .ret_size = sizeof(int),
+    .result_int = send_result,
+    .align = _Alignof(struct send_frame),
+};
+
+acx_coro *acx_signal_send_async(acx_signal *s, const void *sender,
+                                void *payload, acx_signal_result *results,
+                                size_t max, size_t *count)
+{
+    struct send_frame *f = (struct send_frame *)(void *)acx__coro_alloc(
+        sizeof(struct send_frame), &send_info);
+    if (f == NULL)
+        return NULL;
+    f->acx__ret = 0;
+    f->s = s;
+    f->sender = sender;
+    f->payload = payload;
+    f->results = results;
+    f->max = max;
+    f->count = count;
+    f->a = NULL;
+    f->called = 0;
+    f->child = NULL;
+    return &f->acx__hdr;
 }

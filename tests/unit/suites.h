@@ -15,6 +15,7 @@ int acx_test_add_alloc(void);
 int acx_test_add_throttle(void);
 int acx_test_add_throttle_async(void);
 int acx_test_add_signals(void);
+int acx_test_add_signals_async(void);
 int acx_test_add_group(void);
 int acx_test_add_sync(void);
 int acx_test_add_debug(void);
@@ -28,6 +29,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"throttle", acx_test_add_throttle},
     {"throttle_async", acx_test_add_throttle_async},
     {"signals", acx_test_add_signals},
+    {"signals_async", acx_test_add_signals_async},
     {"group", acx_test_add_group},
     {"sync", acx_test_add_sync},
     {"debug", acx_test_add_debug},
