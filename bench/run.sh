@@ -26,6 +26,8 @@
 #   8. future      wake-up latency of a future completed from another
 #                  thread, p50 and p99, beside a pthread condition variable
 #                  (+ Python asyncio call_soon_threadsafe)
+#   9. signals     acx_signal_send to 1, 10 and 1,000 receivers, beside a C
+#                  loop over function pointers
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -224,6 +226,11 @@ acx_gen future_latency && cc_link future_latency "$OUT/future_latency.c" &&
 if ((HAVE_PY)); then
     python3 bench/asyncio_core.py latency || fail asyncio_latency "exited with status $?"
 fi
+
+# ---- 9. signals ---------------------------------------------------------------
+echo
+echo "-- 9. signal send to 1, 10 and 1,000 receivers"
+cc_link signals bench/signals.c && run signals "$OUT/signals"
 
 # ---- summary ------------------------------------------------------------------
 echo
