@@ -46,7 +46,9 @@ int acx_run(acx_coro *main);
 acx_loop *acx_loop_current(void);
 
 /* Keep L's memory alive for another thread (acx_loop_call_soon_threadsafe
- * after acx_run may have returned); each ref needs an unref.  Any thread. */
+ * after acx_run may have returned); each ref needs an unref.  A thread
+ * that may post to L holds one: while any is held, L never reports a
+ * stall (the thread may still wake a task).  Any thread. */
 void acx_loop_ref(acx_loop *l);
 void acx_loop_unref(acx_loop *l);
 

@@ -238,6 +238,17 @@ static void loop_check_stop(acx_loop *l)
     }
 }
 
+/* Can nothing ever make a task ready again?  Not while a timer is
+ * pending, a wait is registered with something outside the loop (a
+ * future, an fd, a signal), a post is queued, or another thread holds a
+ * reference to the loop (acx_loop_ref): it may still post to it. */
+static int loop_stalled(acx_loop *l, int timeout)
+{
+    return timeout < 0 && l->external == 0 &&
+           atomic_load(&l->inbox) == NULL && !atomic_load(&l->stop) &&
+           atomic_load(&l->refs) <= 1;
+}
+
 /* Run until DONE(l) holds.  Returns 0, -EDEADLK on a stall, or a poller
  * error. */
 static int loop_until(acx_loop *l, int (*done)(const acx_loop *))
@@ -250,8 +261,7 @@ static int loop_until(acx_loop *l, int (*done)(const acx_loop *))
             return 0;
         if (readyq_empty()) {
             int timeout = loop_timeout_ms(l);
-            if (timeout < 0 && l->external == 0 &&
-                atomic_load(&l->inbox) == NULL && !atomic_load(&l->stop))
+            if (loop_stalled(l, timeout))
                 return loop_stall(l);
             int n = acx__poll_wait(&l->poll, timeout);
             if (n < 0)
