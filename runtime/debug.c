@@ -249,28 +249,47 @@ static int task_alive(const acx_loop *l, const acx_task *t)
     return 0;
 }
 
-/* Everything a report needs is taken before the step, because the step
- * may end by freeing the task (a released task that finishes). */
+/* What a report needs is taken before the step, because the step may end
+ * by freeing the task (a released task that finishes), and cheaply,
+ * because it is taken for every step: the frame and state the step
+ * resumes at (the lines are looked up only for a report) and, for a
+ * released task with a name of its own, a copy of that name. */
 void acx__task_run_timed(acx_task *t)
 {
     acx_loop *l = acx__loop_cur;
-    acx_slow_step s = {.task = t};
-    char name[64];
-    snprintf(name, sizeof name, "%s", acx_task_name(t));
-    s.name = name;
-    if (acx_task_where(t, &s.begin_file, &s.begin_line, &s.begin_func) != 0)
-        s.begin_file = NULL;
+    const acx_coro *at = t->top;
+    while (at != NULL && at->info->sites == NULL)
+        at = at->parent; /* a leaf finishes at once: its caller goes on */
+    const acx__info *info = at ? at->info : NULL;
+    uint32_t state = at ? ACX__STATE(at) : 0;
+    const char *fname = acx__task_root(t)->info->name;
+    char name[64] = "";
+    if ((t->flags & (ACX__T_EXTRA | ACX__T_RELEASED)) ==
+        (ACX__T_EXTRA | ACX__T_RELEASED))
+        snprintf(name, sizeof name, "%s", acx_task_name(t));
+
     int64_t t0 = acx__now_ns();
     acx__task_run(t);
-    s.ns = acx__now_ns() - t0;
+    acx_slow_step s = {.task = t, .ns = acx__now_ns() - t0};
     s.threshold_ns = atomic_load_explicit(&acx__slow_step_ns,
                                           memory_order_relaxed);
     if (s.threshold_ns == 0 || s.ns <= s.threshold_ns)
         return;
-    if (!task_alive(l, t))
+
+    if (info != NULL) {
+        const acx__site *site = &info->sites[state < info->nsites ? state : 0];
+        s.begin_func = info->name;
+        s.begin_file = site->file;
+        s.begin_line = site->line;
+    }
+    if (!task_alive(l, t)) {
         s.task = NULL;
-    else if (acx_task_where(t, &s.end_file, &s.end_line, &s.end_func) != 0)
-        s.end_file = NULL; /* finished */
+        s.name = name[0] ? name : fname;
+    } else {
+        s.name = acx_task_name(t);
+        if (acx_task_where(t, &s.end_file, &s.end_line, &s.end_func) != 0)
+            s.end_file = NULL; /* finished */
+    }
     acx__cur_task = NULL; /* the report runs outside any task */
     if (slow_handler != NULL)
         slow_handler(&s, slow_handler_arg);
