@@ -298,6 +298,9 @@ void acx__task_run_timed(acx_task *t);
 void acx__debug_start(acx_loop *l);
 void acx__sigs_start(acx_loop *l);
 void acx__sigs_close(acx_loop *l);
+/* Main finished: handlers stop counting as outside wake sources, so a
+ * task that does not end when cancelled is reported, not waited for. */
+void acx__sigs_shutdown(acx_loop *l);
 
 /* Dump every task on this thread's report stream (the dump signal). */
 void acx__dump_report(acx_loop *l);

@@ -288,6 +288,7 @@ static int all_done(const acx_loop *l)
 static int loop_shutdown(acx_loop *l)
 {
     l->shutting_down = 1;
+    acx__sigs_shutdown(l); /* handlers no longer hide a stall */
     for (uint32_t i = 0; i < l->ntasks; i++)
         if (!(l->tasks[i]->flags & ACX__T_DONE))
             acx_task_cancel(l->tasks[i]);

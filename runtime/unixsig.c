@@ -46,6 +46,8 @@ struct acx__sigs {
     sigset_t mask;    /* caught: read through fd */
     sigset_t ours;    /* caught signals we blocked (unblock when released) */
     int dump;         /* the dump signal of this loop, 0: none */
+    uint32_t handlers; /* installed handlers */
+    int uncounted;     /* shutting down: handlers are not in external */
     struct sigslot slot[_NSIG];
 };
 
@@ -209,8 +211,11 @@ int acx_add_signal_handler(int signo, void (*fn)(int signo, void *arg),
         return err;
     if ((err = sig_catch(s, signo)) != 0)
         return err;
-    if (s->slot[signo].fn == NULL)
-        l->external++; /* a handler may wake anything: no stall */
+    if (s->slot[signo].fn == NULL) {
+        s->handlers++;
+        if (!s->uncounted)
+            l->external++; /* a handler may wake anything: no stall */
+    }
     s->slot[signo].fn = fn;
     s->slot[signo].arg = arg;
     return 0;
@@ -226,7 +231,9 @@ int acx_remove_signal_handler(int signo)
         return -ENOENT;
     s->slot[signo].fn = NULL;
     s->slot[signo].arg = NULL;
-    l->external--;
+    s->handlers--;
+    if (!s->uncounted)
+        l->external--;
     if (!sig_used(s, signo))
         sig_release(s, signo);
     return 0;
@@ -291,6 +298,15 @@ void acx__sigs_start(acx_loop *l)
     int signo = acx_dump_signal();
     if (signo != 0)
         (void)sigs_set_dump(l, signo); /* a debugging aid: best effort */
+}
+
+void acx__sigs_shutdown(acx_loop *l)
+{
+    struct acx__sigs *s = l->sigs;
+    if (s == NULL || s->uncounted)
+        return;
+    s->uncounted = 1;
+    l->external -= s->handlers;
 }
 
 void acx__sigs_close(acx_loop *l)
