@@ -28,6 +28,9 @@
 #                  (+ Python asyncio call_soon_threadsafe)
 #   9. signals     acx_signal_send to 1, 10 and 1,000 receivers, beside a C
 #                  loop over function pointers
+#  10. sync        lock hand-off and async-queue put+get between two tasks,
+#                  beside an acx_yield switch (+ asyncio.Lock and
+#                  asyncio.Queue, whose ratios print in the same run)
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -231,6 +234,20 @@ fi
 echo
 echo "-- 9. signal send to 1, 10 and 1,000 receivers"
 cc_link signals bench/signals.c && run signals "$OUT/signals"
+
+# ---- 10. locks and queues ------------------------------------------------------
+echo
+echo "-- 10. lock hand-off and async-queue transfer between two tasks"
+SYNC_ENV=()
+rm -f "$OUT/asyncio_sync.txt" # never a figure from an earlier run
+if ((HAVE_PY)); then
+    # asyncio first: bench/sync prints its ratios against these figures
+    run asyncio_sync python3 bench/asyncio_sync.py "$OUT/asyncio_sync.txt"
+    if read -r py_lock py_queue <"$OUT/asyncio_sync.txt" 2>/dev/null; then
+        SYNC_ENV=(env "ACX_ASYNCIO_LOCK_NS=$py_lock" "ACX_ASYNCIO_QUEUE_NS=$py_queue")
+    fi
+fi
+acx_gen sync && cc_link sync "$OUT/sync.c" && run sync "${SYNC_ENV[@]}" "$OUT/sync"
 
 # ---- summary ------------------------------------------------------------------
 echo

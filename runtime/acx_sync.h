@@ -49,6 +49,64 @@ typedef struct acx__waitq {
     uint32_t n;
 } acx__waitq;
 
+/* Queue node N of task T at the back of Q. */
+static inline void acx__waitq_push(acx__waitq *q, acx__wnode *n,
+                                   acx_task *t)
+{
+    n->task = t;
+    n->next = 0;
+    n->prev = q->tail;
+    if (q->tail)
+        q->tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+    q->n++;
+}
+
+/* Take node N out of Q, wherever it is. */
+static inline void acx__waitq_unlink(acx__waitq *q, acx__wnode *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        q->head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        q->tail = n->prev;
+    n->prev = n->next = 0;
+    q->n--;
+}
+
+/* Take the oldest node out (NULL when nobody waits). */
+static inline acx__wnode *acx__waitq_pop(acx__waitq *q)
+{
+    acx__wnode *n = q->head;
+    if (n == 0)
+        return 0;
+    q->head = n->next; /* the head has no predecessor to unlink from */
+    if (n->next != 0)
+        n->next->prev = 0;
+    else
+        q->tail = 0;
+    n->next = 0;
+    q->n--;
+    return n;
+}
+
+/* Ready T, parked in one of these leaves with its result in place: it
+ * resumes straight in the leaf's parent, which reads that result (the
+ * leaf's body would only return it).  A leaf that is a task's root is
+ * resumed itself and finishes from its state. */
+static inline void acx__waitq_wake(acx_task *t)
+{
+    acx_coro *leaf = t->top;
+    if (leaf->parent != 0)
+        t->top = leaf->parent;
+    acx__ready_task(t);
+}
+
 /* ---- Lock (asyncio.Lock) ---------------------------------------------- */
 
 /* A mutual-exclusion lock for tasks, owned by the task that acquired it.
@@ -84,8 +142,9 @@ int acx_lock_try_acquire(acx_lock *l);
 
 /* Release L (Lock.release): the oldest waiter, if any, becomes its owner
  * and is readied.  0, or -EPERM when the calling task does not own L (or
- * L is unlocked), -EINVAL for NULL.  Loop thread, in the owning task. */
-int acx_lock_release(acx_lock *l);
+ * L is unlocked), -EINVAL for NULL.  Loop thread, in the owning task.
+ * (Inline, below: a contended lock's hand-off is a hot path.) */
+static inline int acx_lock_release(acx_lock *l);
 
 /* Lock.locked(): 1 when some task owns L.  Loop thread. */
 int acx_lock_locked(const acx_lock *l);
@@ -100,7 +159,6 @@ struct acx__frame_acx_lock_acquire {
     acx__wnode node;
 };
 extern const acx__info acx__info_acx_lock_acquire;
-int acx__body_acx_lock_acquire(acx_coro *);
 static inline void
 acx__init_acx_lock_acquire(struct acx__frame_acx_lock_acquire *f,
                            acx_lock *l)
@@ -109,6 +167,46 @@ acx__init_acx_lock_acquire(struct acx__frame_acx_lock_acquire *f,
     f->acx__hdr.parent = 0;
     f->acx__state = 0;
     f->lock = l;
+}
+
+/* The common cases of acquire (take a free lock, queue behind its owner)
+ * and of release (free it, hand it over) run inline in the caller's body;
+ * the rest (errors, a pending interrupt, a resumed leaf) in sync.c. */
+int acx__lock_acquire_slow(acx_coro *c);
+int acx__lock_release_slow(acx_lock *l);
+
+static inline int acx__body_acx_lock_acquire(acx_coro *c)
+{
+    struct acx__frame_acx_lock_acquire *f =
+        (struct acx__frame_acx_lock_acquire *)(void *)c;
+    acx_lock *l = f->lock;
+    acx_task *t = acx__cur_task;
+    if (__builtin_expect(f->acx__state != 0 || l == 0 || l->owner == t ||
+                             (t->flags & ACX__T_INTR) != 0,
+                         0))
+        return acx__lock_acquire_slow(c);
+    f->acx__ret = 0;
+    if (l->owner == 0) { /* free means nobody waits: hand-off is strict */
+        l->owner = t;
+        return ACX__DONE;
+    }
+    acx__waitq_push(&l->waiters, &f->node, t);
+    f->acx__state = 1;
+    t->top = c;
+    return ACX__SUSPEND;
+}
+
+static inline int acx_lock_release(acx_lock *l)
+{
+    if (__builtin_expect(l == 0 || l->owner == 0 ||
+                             l->owner != acx__cur_task,
+                         0))
+        return acx__lock_release_slow(l);
+    acx__wnode *n = acx__waitq_pop(&l->waiters);
+    l->owner = n != 0 ? n->task : 0;
+    if (n != 0)
+        acx__waitq_wake(n->task);
+    return 0;
 }
 
 /* ---- Semaphore and BoundedSemaphore ------------------------------------ */
@@ -271,7 +369,6 @@ struct acx__frame_acx_cond_wait {
     acx_cond *cond;
     acx__wnode node;
     int phase; /* internal: what NODE is queued on */
-    int err;   /* internal: the interrupt to report once the lock is held */
 };
 extern const acx__info acx__info_acx_cond_wait;
 int acx__body_acx_cond_wait(acx_coro *);
@@ -350,6 +447,29 @@ acx__init_acx_barrier_wait(struct acx__frame_acx_barrier_wait *f,
  * item straight to the oldest getter, and a get from a full queue moves
  * the oldest waiting putter's item in. */
 typedef struct acx_queue acx_queue;
+
+/* The layout is here only so the common cases of put and get can run
+ * inline in the awaiting body (see the end of this file); the fields are
+ * private: use the calls below. */
+struct acx__qent {
+    void *item;
+    int prio;
+    uint64_t seq; /* arrival order: FIFO among equal priorities */
+};
+struct acx_queue {
+    void **ring;            /* FIFO: a ring; LIFO: a stack */
+    struct acx__qent *heap; /* PRIORITY: a binary min-heap */
+    size_t cap, head, n;    /* cap: a power of two; head: FIFO's oldest */
+    size_t maxsize;         /* 0: unbounded */
+    uint64_t seq;
+    int kind;               /* ACX_QUEUE_* */
+    int shutdown;
+    unsigned long unfinished; /* put and not yet task_done */
+    acx__waitq getters, putters, joiners;
+    void (*drop)(void *item, void *arg);
+    void *drop_arg;
+    char *name;
+};
 
 enum { ACX_QUEUE_FIFO, ACX_QUEUE_LIFO, ACX_QUEUE_PRIORITY };
 
@@ -432,7 +552,6 @@ struct acx__frame_acx_queue_put {
     acx__wnode node;
 };
 extern const acx__info acx__info_acx_queue_put;
-int acx__body_acx_queue_put(acx_coro *);
 static inline void
 acx__init_acx_queue_put(struct acx__frame_acx_queue_put *f, acx_queue *q,
                         void *item)
@@ -454,7 +573,6 @@ struct acx__frame_acx_queue_put_prio {
     acx__wnode node;
 };
 extern const acx__info acx__info_acx_queue_put_prio;
-int acx__body_acx_queue_put_prio(acx_coro *);
 static inline void
 acx__init_acx_queue_put_prio(struct acx__frame_acx_queue_put_prio *f,
                              acx_queue *q, void *item, int prio)
@@ -475,7 +593,6 @@ struct acx__frame_acx_queue_get {
     acx__wnode node;
 };
 extern const acx__info acx__info_acx_queue_get;
-int acx__body_acx_queue_get(acx_coro *);
 static inline void
 acx__init_acx_queue_get(struct acx__frame_acx_queue_get *f, acx_queue *q,
                         void **item)
@@ -502,6 +619,109 @@ acx__init_acx_queue_join(struct acx__frame_acx_queue_join *f, acx_queue *q)
     f->acx__hdr.parent = 0;
     f->acx__state = 0;
     f->queue = q;
+}
+
+/* ---- the inline halves of put and get -------------------------------------
+ *
+ * A FIFO queue's common cases run in the awaiting body without a call: a
+ * get from a non-empty queue (moving a waiting putter's item in), a put
+ * handed to a waiting getter or into free room, and parking either side.
+ * Everything else (the other kinds, growth, shutdown, errors, a pending
+ * interrupt, a resumed leaf) is done in aqueue.c.
+ */
+int acx__queue_put_slow(acx_coro *c);
+int acx__queue_get_slow(acx_coro *c);
+
+static inline void acx__queue_ring_push(acx_queue *q, void *item)
+{
+    q->ring[(q->head + q->n) & (q->cap - 1)] = item;
+    q->n++;
+}
+
+static inline void *acx__queue_ring_pop(acx_queue *q)
+{
+    void *item = q->ring[q->head];
+    q->head = (q->head + 1) & (q->cap - 1);
+    q->n--;
+    return item;
+}
+
+static inline int acx__body_acx_queue_get(acx_coro *c)
+{
+    struct acx__frame_acx_queue_get *f =
+        (struct acx__frame_acx_queue_get *)(void *)c;
+    acx_queue *q = f->queue;
+    acx_task *t = acx__cur_task;
+    if (__builtin_expect(f->acx__state != 0 || q == 0 ||
+                             q->kind != ACX_QUEUE_FIFO,
+                         0))
+        return acx__queue_get_slow(c);
+    if (q->n != 0) {
+        void *item = acx__queue_ring_pop(q);
+        if (f->out != 0)
+            *f->out = item;
+        f->acx__ret = 0;
+        acx__wnode *p = acx__waitq_pop(&q->putters);
+        if (p != 0) { /* a slot was freed: the oldest putter's item */
+            struct acx__frame_acx_queue_put *pf =
+                (struct acx__frame_acx_queue_put *)(void *)((char *)p -
+                    offsetof(struct acx__frame_acx_queue_put, node));
+            acx__queue_ring_push(q, pf->item);
+            q->unfinished++;
+            acx__waitq_wake(p->task);
+        }
+        return ACX__DONE;
+    }
+    if (q->shutdown || (t->flags & ACX__T_INTR) != 0)
+        return acx__queue_get_slow(c);
+    f->acx__ret = 0;
+    acx__waitq_push(&q->getters, &f->node, t);
+    f->acx__state = 1;
+    t->top = c;
+    return ACX__SUSPEND;
+}
+
+static inline int acx__body_acx_queue_put(acx_coro *c)
+{
+    struct acx__frame_acx_queue_put *f =
+        (struct acx__frame_acx_queue_put *)(void *)c;
+    acx_queue *q = f->queue;
+    acx_task *t = acx__cur_task;
+    if (__builtin_expect(f->acx__state != 0 || q == 0 || q->shutdown ||
+                             q->kind != ACX_QUEUE_FIFO,
+                         0))
+        return acx__queue_put_slow(c);
+    acx__wnode *g = acx__waitq_pop(&q->getters);
+    f->acx__ret = 0;
+    if (g != 0) { /* straight to the oldest getter */
+        struct acx__frame_acx_queue_get *gf =
+            (struct acx__frame_acx_queue_get *)(void *)((char *)g -
+                offsetof(struct acx__frame_acx_queue_get, node));
+        if (gf->out != 0)
+            *gf->out = f->item;
+        q->unfinished++;
+        acx__waitq_wake(g->task);
+        return ACX__DONE;
+    }
+    if (q->maxsize == 0 || q->n < q->maxsize) {
+        if (__builtin_expect(q->n == q->cap, 0))
+            return acx__queue_put_slow(c); /* the ring must grow */
+        acx__queue_ring_push(q, f->item);
+        q->unfinished++;
+        return ACX__DONE;
+    }
+    if ((t->flags & ACX__T_INTR) != 0)
+        return acx__queue_put_slow(c);
+    acx__waitq_push(&q->putters, &f->node, t);
+    f->acx__state = 1;
+    t->top = c;
+    return ACX__SUSPEND;
+}
+
+/* put_prio's frame is put's (aqueue.c checks the layouts match). */
+static inline int acx__body_acx_queue_put_prio(acx_coro *c)
+{
+    return acx__body_acx_queue_put(c);
 }
 
 #ifdef __cplusplus

@@ -11,46 +11,11 @@
 
 #include "acx_internal.h"
 
-static inline void acx__waitq_push(acx__waitq *q, acx__wnode *n,
-                                   acx_task *t)
-{
-    n->task = t;
-    n->next = NULL;
-    n->prev = q->tail;
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
-    q->n++;
-}
-
+/* (push, unlink, pop and wake are in acx_sync.h: the inline lock uses
+ * them.) */
 static inline int acx__waitq_linked(const acx__waitq *q, const acx__wnode *n)
 {
     return n->prev != NULL || q->head == n;
-}
-
-static inline void acx__waitq_unlink(acx__waitq *q, acx__wnode *n)
-{
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
-    n->prev = n->next = NULL;
-    q->n--;
-}
-
-/* Take the oldest node out (NULL when nobody waits). */
-static inline acx__wnode *acx__waitq_pop(acx__waitq *q)
-{
-    acx__wnode *n = q->head;
-    if (n != NULL)
-        acx__waitq_unlink(q, n);
-    return n;
 }
 
 /* The frame of type T whose member M is node N. */

@@ -19,25 +19,8 @@
 
 #include "acx_waitq.h"
 
-struct qent {
-    void *item;
-    int prio;
-    uint64_t seq; /* arrival order: FIFO among equal priorities */
-};
-
-struct acx_queue {
-    struct qent *v;
-    size_t cap, head, n; /* head: the ring's oldest slot (FIFO only) */
-    size_t maxsize;      /* 0: unbounded */
-    uint64_t seq;
-    int kind;            /* ACX_QUEUE_* */
-    int shutdown;
-    unsigned long unfinished; /* put and not yet task_done */
-    acx__waitq getters, putters, joiners;
-    void (*drop)(void *item, void *arg);
-    void *drop_arg;
-    char *name;
-};
+/* struct acx_queue is in acx_sync.h, for the inline FIFO paths. */
+typedef struct acx__qent qent;
 
 typedef struct acx__frame_acx_queue_put put_frame;
 typedef struct acx__frame_acx_queue_get get_frame;
@@ -53,14 +36,14 @@ _Static_assert(sizeof(struct acx__frame_acx_queue_put) ==
 
 /* ---- the store ------------------------------------------------------------ */
 
-static int heap_less(const struct qent *a, const struct qent *b)
+static int heap_less(const qent *a, const qent *b)
 {
     return a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq);
 }
 
-static void heap_up(struct qent *v, size_t i)
+static void heap_up(qent *v, size_t i)
 {
-    struct qent e = v[i];
+    qent e = v[i];
     while (i > 0 && heap_less(&e, &v[(i - 1) / 2])) {
         v[i] = v[(i - 1) / 2];
         i = (i - 1) / 2;
@@ -68,9 +51,9 @@ static void heap_up(struct qent *v, size_t i)
     v[i] = e;
 }
 
-static void heap_down(struct qent *v, size_t n, size_t i)
+static void heap_down(qent *v, size_t n, size_t i)
 {
-    struct qent e = v[i];
+    qent e = v[i];
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n)
@@ -85,66 +68,69 @@ static void heap_down(struct qent *v, size_t n, size_t i)
     v[i] = e;
 }
 
-/* Double the store (the ring is straightened out on the way). */
+/* Double the store; the ring is straightened out on the way (its
+ * capacity stays a power of two, so slots are index & (cap - 1)). */
 static int store_grow(acx_queue *q)
 {
     size_t cap = q->cap ? q->cap * 2 : 8;
-    struct qent *v = malloc(cap * sizeof *v);
-    if (v == NULL)
-        return -ENOMEM;
-    for (size_t i = 0; i < q->n; i++)
-        v[i] = q->v[(q->head + i) & (q->cap - 1)];
-    free(q->v);
-    q->v = v;
+    if (q->kind == ACX_QUEUE_PRIORITY) {
+        qent *h = realloc(q->heap, cap * sizeof *h);
+        if (h == NULL)
+            return -ENOMEM;
+        q->heap = h;
+    } else {
+        void **v = malloc(cap * sizeof *v);
+        if (v == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < q->n; i++)
+            v[i] = q->ring[(q->head + i) & (q->cap - 1)];
+        free(q->ring);
+        q->ring = v;
+        q->head = 0;
+    }
     q->cap = cap;
-    q->head = 0;
     return 0;
 }
 
-static int store_push(acx_queue *q, void *item, int prio)
+static inline __attribute__((always_inline)) int
+store_push(acx_queue *q, void *item, int prio)
 {
     if (q->n == q->cap) {
         int err = store_grow(q);
         if (err)
             return err;
     }
-    struct qent e = {item, prio, q->seq++};
     switch (q->kind) {
     case ACX_QUEUE_FIFO:
-        q->v[(q->head + q->n) & (q->cap - 1)] = e;
-        break;
+        acx__queue_ring_push(q, item);
+        return 0;
     case ACX_QUEUE_LIFO:
-        q->v[q->n] = e;
-        break;
-    default:
-        q->v[q->n] = e;
-        heap_up(q->v, q->n);
-        break;
+        q->ring[q->n++] = item;
+        return 0;
+    default: {
+        qent e = {item, prio, q->seq++};
+        q->heap[q->n] = e;
+        heap_up(q->heap, q->n++);
+        return 0;
     }
-    q->n++;
-    return 0;
+    }
 }
 
-static void *store_pop(acx_queue *q)
+static inline __attribute__((always_inline)) void *store_pop(acx_queue *q)
 {
     void *item;
     switch (q->kind) {
     case ACX_QUEUE_FIFO:
-        item = q->v[q->head].item;
-        q->head = (q->head + 1) & (q->cap - 1);
-        q->n--;
-        break;
+        return acx__queue_ring_pop(q);
     case ACX_QUEUE_LIFO:
-        item = q->v[--q->n].item;
-        break;
+        return q->ring[--q->n];
     default:
-        item = q->v[0].item;
-        q->v[0] = q->v[--q->n];
+        item = q->heap[0].item;
+        q->heap[0] = q->heap[--q->n];
         if (q->n > 0)
-            heap_down(q->v, q->n, 0);
-        break;
+            heap_down(q->heap, q->n, 0);
+        return item;
     }
-    return item;
 }
 
 /* ---- creation ------------------------------------------------------------ */
@@ -186,7 +172,8 @@ int acx_queue_free(acx_queue *q)
     if (q->getters.n || q->putters.n || q->joiners.n)
         return -EBUSY;
     drop_all(q);
-    free(q->v);
+    free(q->ring);
+    free(q->heap);
     free(q->name);
     free(q);
     return 0;
@@ -212,7 +199,7 @@ static void wake_all(acx__waitq *w, int result, size_t node_off)
     while ((n = acx__waitq_pop(w)) != NULL) {
         join_frame *f = (join_frame *)(void *)((char *)n - node_off);
         f->acx__ret = result;
-        acx__ready(n->task);
+        acx__waitq_wake(n->task);
     }
 }
 
@@ -223,7 +210,7 @@ _Static_assert(offsetof(put_frame, acx__ret) ==
                "wake_all writes every frame's result alike");
 
 /* Put without waiting: to the oldest getter, else into the store. */
-static int put_now(acx_queue *q, void *item, int prio)
+static inline __attribute__((always_inline)) int put_now(acx_queue *q, void *item, int prio)
 {
     if (q->shutdown)
         return -ESHUTDOWN;
@@ -233,7 +220,7 @@ static int put_now(acx_queue *q, void *item, int prio)
         if (gf->out != NULL)
             *gf->out = item;
         q->unfinished++;
-        acx__ready(g->task); /* its frame says 0 */
+        acx__waitq_wake(g->task); /* its frame says 0 */
         return 0;
     }
     if (q->maxsize != 0 && q->n >= q->maxsize)
@@ -246,7 +233,7 @@ static int put_now(acx_queue *q, void *item, int prio)
 }
 
 /* A slot was freed: the oldest putter's item takes it. */
-static void refill(acx_queue *q)
+static inline __attribute__((always_inline)) void refill(acx_queue *q)
 {
     acx__wnode *p = acx__waitq_pop(&q->putters);
     if (p == NULL)
@@ -255,10 +242,10 @@ static void refill(acx_queue *q)
     /* cannot fail: the store held this many items a moment ago */
     (void)store_push(q, pf->item, pf->prio);
     q->unfinished++;
-    acx__ready(p->task);
+    acx__waitq_wake(p->task);
 }
 
-static int get_now(acx_queue *q, void **out)
+static inline __attribute__((always_inline)) int get_now(acx_queue *q, void **out)
 {
     if (q->n == 0)
         return q->shutdown ? -ESHUTDOWN : -EAGAIN;
@@ -311,8 +298,8 @@ static int queue_describe(const acx_queue *q, const char *op, char *buf,
                     max, op, q->shutdown ? " (shut down)" : "");
 }
 
-/* put and put_prio */
-int acx__body_acx_queue_put(acx_coro *c)
+/* put and put_prio: what the inline body (acx_sync.h) leaves to us */
+int acx__queue_put_slow(acx_coro *c)
 {
     put_frame *f = (put_frame *)c;
     if (f->acx__state != 0)
@@ -325,11 +312,6 @@ int acx__body_acx_queue_put(acx_coro *c)
     if (f->acx__ret != -EAGAIN || (f->acx__ret = acx__intr_check()) != 0)
         return ACX__DONE;
     return acx__waitq_park(&f->queue->putters, &f->node, c);
-}
-
-int acx__body_acx_queue_put_prio(acx_coro *c)
-{
-    return acx__body_acx_queue_put(c);
 }
 
 static int put_cancel(acx_coro *c, int err)
@@ -369,7 +351,8 @@ acx_coro *acx_queue_put_prio(acx_queue *q, void *item, int prio)
     return &f->acx__hdr;
 }
 
-int acx__body_acx_queue_get(acx_coro *c)
+/* get: what the inline body (acx_sync.h) leaves to us */
+int acx__queue_get_slow(acx_coro *c)
 {
     get_frame *f = (get_frame *)c;
     if (f->acx__state != 0)

@@ -46,7 +46,7 @@ int acx_event_set(acx_event *e)
     int woken = 0;
     acx__wnode *n;
     while ((n = acx__waitq_pop(&e->waiters)) != NULL) {
-        acx__ready(n->task); /* frames say 0 already */
+        acx__waitq_wake(n->task); /* frames say 0 already */
         woken++;
     }
     return woken;
@@ -154,7 +154,7 @@ static void barrier_release(acx_barrier *b, int result)
     while ((n = acx__waitq_pop(&b->waiters)) != NULL) {
         ACX__WNODE_FRAME(n, barrier_frame, node)->acx__ret =
             result < 0 ? result : i++;
-        acx__ready(n->task);
+        acx__waitq_wake(n->task);
     }
 }
 

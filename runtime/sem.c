@@ -139,7 +139,7 @@ int acx_sem_release(acx_sem *s)
         return -EOVERFLOW;
     acx__wnode *n = acx__waitq_pop(&s->waiters);
     if (n != NULL)
-        acx__ready(n->task); /* its frame says 0: the permit is its */
+        acx__waitq_wake(n->task); /* its frame says 0: the permit is its */
     else
         s->value++;
     return 0;

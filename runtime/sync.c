@@ -44,7 +44,7 @@ static void lock_pass(acx_lock *l)
     acx__wnode *n = acx__waitq_pop(&l->waiters);
     l->owner = n != NULL ? n->task : NULL;
     if (n != NULL)
-        acx__ready(n->task);
+        acx__waitq_wake(n->task);
 }
 
 /* Queue node N of task T for L; a free lock is T's at once. */
@@ -52,7 +52,7 @@ static void lock_enqueue(acx_lock *l, acx__wnode *n, acx_task *t)
 {
     if (l->owner == NULL) {
         l->owner = t;
-        acx__ready(t);
+        acx__waitq_wake(t);
         return;
     }
     acx__waitq_push(&l->waiters, n, t);
@@ -60,7 +60,8 @@ static void lock_enqueue(acx_lock *l, acx__wnode *n, acx_task *t)
 
 typedef struct acx__frame_acx_lock_acquire lock_frame;
 
-int acx__body_acx_lock_acquire(acx_coro *c)
+/* acquire's cases the inline body (acx_sync.h) leaves to us. */
+int acx__lock_acquire_slow(acx_coro *c)
 {
     lock_frame *f = (lock_frame *)c;
     if (f->acx__state != 0)
@@ -132,7 +133,8 @@ int acx_lock_try_acquire(acx_lock *l)
     return 0;
 }
 
-int acx_lock_release(acx_lock *l)
+/* release's cases the inline one (acx_sync.h) leaves to us. */
+int acx__lock_release_slow(acx_lock *l)
 {
     if (l == NULL)
         return -EINVAL;
@@ -195,10 +197,8 @@ acx_lock *acx_cond_lock(acx_cond *c)
 int acx__body_acx_cond_wait(acx_coro *co)
 {
     cond_frame *f = (cond_frame *)co;
-    if (f->acx__state != 0) {
-        f->acx__ret = f->err; /* resumed owning the lock again */
-        return ACX__DONE;
-    }
+    if (f->acx__state != 0)
+        return ACX__DONE; /* owning the lock again: 0 or the interrupt */
     acx_cond *c = f->cond;
     if (c == NULL) {
         f->acx__ret = -EINVAL;
@@ -212,7 +212,6 @@ int acx__body_acx_cond_wait(acx_coro *co)
     if ((f->acx__ret = acx__intr_check()) != 0)
         return ACX__DONE;
     f->phase = ON_COND;
-    f->err = 0;
     lock_pass(c->lock);
     return acx__waitq_park(&c->waiters, &f->node, co);
 }
@@ -228,7 +227,7 @@ static int cond_cancel(acx_coro *co, int err)
     if (f->phase != ON_COND || !acx__waitq_linked(&c->waiters, &f->node))
         return 0;
     acx__waitq_unlink(&c->waiters, &f->node);
-    f->err = err;
+    f->acx__ret = err;
     f->phase = ON_LOCK;
     acx_task *t = f->node.task;
     if (c->lock->owner == NULL) {
