@@ -40,7 +40,8 @@ ACX_ASYNC_DECL(int, acx_wait_writable, (int fd));
  * SIGKILL and SIGSTOP cannot be handled, and SIGSEGV, SIGBUS, SIGILL and
  * SIGFPE are refused because blocking them does not stop the kernel's
  * action on a real fault.  An installed handler counts as an outside wake
- * source (the stall check does not fire while one is installed).
+ * source (the stall check does not fire while one is installed) until
+ * main has finished: acx_run's shutdown does not wait for signals.
  */
 
 /* Call FN(SIGNO, ARG) on the loop thread each time SIGNO arrives,
