@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""asyncio_bench.py - Python asyncio reference figures for benchmarks 2 and 3.
+"""asyncio_bench.py - Python asyncio reference figures for benchmarks 2, 3
+and 11.
 
 Scaled down from the C benchmarks (Python is far slower), each the median of
 BENCH_REPS runs (default 5):
   switch: 100 tasks each `await asyncio.sleep(0)` 1,000 times, ns/switch;
   spawn:  100,000 asyncio.create_task() of a trivial coroutine, then one
-          `await asyncio.sleep(0)` that lets them all run, ns/task.
+          `await asyncio.sleep(0)` that lets them all run, ns/task;
+  gather: asyncio.gather of 100,000 tasks of a trivial coroutine (created
+          with create_task first), and of as many coroutine objects,
+          ns/task from the first create_task to gather's return.
 Prints the same line format as the C benchmarks and appends a row to
-$ACX_BENCH_TSV when set.  Usage: asyncio_bench.py switch|spawn
+$ACX_BENCH_TSV when set.  Usage: asyncio_bench.py switch|spawn|gather
 """
 import asyncio
 import os
@@ -74,6 +78,22 @@ async def spawn_round(n):
     return (t1 - t0) / n
 
 
+async def ident(x):
+    return x
+
+
+async def gather_round(n, as_tasks):
+    t0 = time.perf_counter_ns()
+    if as_tasks:
+        res = await asyncio.gather(*[asyncio.create_task(ident(i))
+                                     for i in range(n)])
+    else:
+        res = await asyncio.gather(*[ident(i) for i in range(n)])
+    t1 = time.perf_counter_ns()
+    assert res[-1] == n - 1
+    return (t1 - t0) / n
+
+
 async def main(mode):
     r = reps()
     if mode == "switch":
@@ -88,8 +108,17 @@ async def main(mode):
         xs = [await spawn_round(n) for _ in range(r)]
         report(f"spawn+finish, Python asyncio ({n} create_task)",
                statistics.median(xs), "ns/task")
+    elif mode == "gather":
+        n = max(1000, int(100000 * scale()))
+        await gather_round(n // 10, True)
+        xs = [await gather_round(n, True) for _ in range(r)]
+        report(f"gather, Python asyncio ({n} tasks)",
+               statistics.median(xs), "ns/task")
+        xs = [await gather_round(n, False) for _ in range(r)]
+        report(f"gather, Python asyncio ({n} coroutines)",
+               statistics.median(xs), "ns/task")
     else:
-        sys.exit("usage: asyncio_bench.py switch|spawn")
+        sys.exit("usage: asyncio_bench.py switch|spawn|gather")
 
 
 if __name__ == "__main__":

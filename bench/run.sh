@@ -31,6 +31,9 @@
 #  10. sync        lock hand-off and async-queue put+get between two tasks,
 #                  beside an acx_yield switch (+ asyncio.Lock and
 #                  asyncio.Queue, whose ratios print in the same run)
+#  11. gather      spawn + gather + free over 100,000 tasks (and over as
+#                  many coroutines), beside malloc per task in C (+ Python
+#                  asyncio.gather of as many tasks)
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -248,6 +251,14 @@ if ((HAVE_PY)); then
     fi
 fi
 acx_gen sync && cc_link sync "$OUT/sync.c" && run sync "${SYNC_ENV[@]}" "$OUT/sync"
+
+# ---- 11. gather ---------------------------------------------------------------
+echo
+echo "-- 11. gather over 100,000 tasks"
+acx_gen gather && cc_link gather "$OUT/gather.c" && run gather "$OUT/gather"
+if ((HAVE_PY)); then
+    run asyncio_gather python3 bench/asyncio_bench.py gather
+fi
 
 # ---- summary ------------------------------------------------------------------
 echo
