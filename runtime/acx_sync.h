@@ -15,9 +15,11 @@
  * Fairness: waiters are served strictly in arrival order.  What is freed
  * while someone waits is handed straight to the oldest waiter (the lock
  * becomes its lock, the permit its permit, the item its item) before it
- * even runs, so a newcomer never barges past a queued waiter.  (asyncio's
- * Lock lets a newcomer take a lock freed before the woken waiter ran; we
- * do not: strict hand-off costs nothing here and keeps FIFO exact.)
+ * even runs, so a newcomer never barges past a queued waiter.  (asyncio
+ * gets the same order another way: a free lock goes to a newcomer only
+ * while nobody is queued, and a woken waiter takes it when it runs.  The
+ * hand-off also spares the woken task from finding the lock gone.)
+ * An object must outlive the tasks waiting on it.
  *
  * Objects with an _init work embedded in the user's own structs (a lock
  * or an event is also valid when zero-filled); _new / _free allocate them.
@@ -283,9 +285,15 @@ typedef struct acx_event {
 
 #define ACX_EVENT_INIT {{0, 0, 0}, 0}
 
-void acx_event_init(acx_event *e);     /* clear, nobody waiting */
-acx_event *acx_event_new(void);        /* NULL with errno ENOMEM */
-int acx_event_free(acx_event *e);      /* 0; -EBUSY when tasks wait */
+/* Make E clear, nobody waiting.  Loop thread. */
+void acx_event_init(acx_event *e);
+
+/* A new clear event, or NULL with errno ENOMEM.  Any thread. */
+acx_event *acx_event_new(void);
+
+/* Free E (NULL is ignored; 0).  -EBUSY when tasks wait on it.  Loop
+ * thread. */
+int acx_event_free(acx_event *e);
 
 /* Set E and ready every task waiting for it (they all return 0, even if E
  * is cleared before they run).  Returns how many were woken; -EINVAL for
@@ -330,13 +338,21 @@ typedef struct acx_cond {
     acx_lock own; /* the lock used when none was given */
 } acx_cond;
 
-/* Bind C to LOCK (NULL: a lock of its own, see acx_cond_lock).  0 or
- * -EINVAL.  Loop thread. */
+/* Bind C to LOCK (NULL: a lock of its own, see acx_cond_lock; C must
+ * then stay where it is, as it points into itself).  0 or -EINVAL.  Loop
+ * thread. */
 int acx_cond_init(acx_cond *c, acx_lock *lock);
-acx_cond *acx_cond_new(acx_lock *lock); /* NULL with errno ENOMEM */
-int acx_cond_free(acx_cond *c); /* 0; -EBUSY when tasks wait on it */
 
-/* The lock C is bound to: acquire and release it with acx_lock_*. */
+/* A new condition bound as by acx_cond_init, or NULL with errno ENOMEM.
+ * Any thread. */
+acx_cond *acx_cond_new(acx_lock *lock);
+
+/* Free C (NULL is ignored; 0).  -EBUSY when tasks wait on it or on its
+ * own lock.  Loop thread. */
+int acx_cond_free(acx_cond *c);
+
+/* The lock C is bound to: acquire and release it with acx_lock_*.  Loop
+ * thread. */
 acx_lock *acx_cond_lock(acx_cond *c);
 
 /* await acx_cond_wait(c) (Condition.wait): the caller must own C's lock.
@@ -394,8 +410,14 @@ typedef struct acx_barrier {
 /* Make B a barrier for PARTIES (>= 1) tasks.  0 or -EINVAL.  Loop
  * thread. */
 int acx_barrier_init(acx_barrier *b, unsigned parties);
-acx_barrier *acx_barrier_new(unsigned parties); /* NULL + errno */
-int acx_barrier_free(acx_barrier *b); /* 0; -EBUSY when tasks wait */
+
+/* A new barrier, or NULL with errno EINVAL (PARTIES 0) or ENOMEM.  Any
+ * thread. */
+acx_barrier *acx_barrier_new(unsigned parties);
+
+/* Free B (NULL is ignored; 0).  -EBUSY when tasks wait on it.  Loop
+ * thread. */
+int acx_barrier_free(acx_barrier *b);
 
 /* await acx_barrier_wait(b) (Barrier.wait): park until PARTIES tasks
  * wait, then return this task's place among them: 0 for the first to
