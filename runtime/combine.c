@@ -34,7 +34,8 @@
     }
 
 /* A boxed, unstarted frame of TYPE for INFO, or NULL. */
-#define LEAF_NEW(type, info) ((type *)(void *)acx__coro_alloc(sizeof(type), info))
+#define LEAF_NEW(type, info)                                               \
+    ((type *)(void *)acx__coro_alloc(sizeof(type), info))
 
 /* Park the running task in leaf frame C (state 1: the result is set by
  * whoever readies it). */
@@ -45,7 +46,7 @@ static int park(acx_coro *c)
     return ACX__SUSPEND;
 }
 
-/* ---- watchers ------------------------------------------------------------ */
+/* ---- watchers ---------------------------------------------------------- */
 
 static void watch_on(acx__watch *e, void *owner, acx_task *t,
                      void (*notify)(acx__waiter *, acx_task *))
@@ -82,7 +83,7 @@ static int task_failed(const acx_task *t)
     return acx_task_result_int(t) < 0 && !acx_task_cancelled(t);
 }
 
-/* ---- gather ---------------------------------------------------------------- */
+/* ---- gather ------------------------------------------------------------ */
 
 typedef struct acx__frame_acx_gather gather_frame;
 
@@ -269,7 +270,7 @@ acx_coro *acx_gather_coros(size_t n, acx_coro **coros, int *results)
     return &f->acx__hdr;
 }
 
-/* ---- wait ------------------------------------------------------------------ */
+/* ---- wait -------------------------------------------------------------- */
 
 typedef struct acx__frame_acx_wait wait_frame;
 
@@ -427,7 +428,7 @@ acx_coro *acx_wait(size_t n, acx_task **tasks, int return_when,
     return &f->acx__hdr;
 }
 
-/* ---- as_completed ----------------------------------------------------------- */
+/* ---- as_completed ------------------------------------------------------ */
 
 typedef struct acx__frame_acx_as_completed_next next_frame;
 

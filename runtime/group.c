@@ -141,7 +141,7 @@ size_t acx_group_size(const acx_task_group *g)
     return g != NULL ? g->live : 0;
 }
 
-/* ---- await acx_group_end(g) ------------------------------------------------ */
+/* ---- await acx_group_end(g) -------------------------------------------- */
 
 /* Every child has finished: what the group ends with. */
 static int end_finish(end_frame *f)
