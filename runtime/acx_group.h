@@ -19,7 +19,8 @@
 
 /* One watcher per awaited task: a waiter on its end, the combinator state
  * that owns it and the task itself.  NOTIFY is NULL once it has fired or
- * been taken back, so a finished (maybe freed) task is never touched. */
+ * been taken back (combine.c's watch_off says when it cannot be yet), so
+ * a finished, maybe freed, task is never touched. */
 typedef struct acx__watch {
     acx__waiter w;
     void *owner;
@@ -33,11 +34,13 @@ typedef struct acx__watch {
  * failures included, as asyncio.gather(..., return_exceptions=True) would;
  * the value of the await is 0 when every result is >= 0, else the first
  * negative result in completion order (tasks already done when gather
- * starts complete first, in array order).  A task that is NULL, or that
- * is the awaiting task itself, "completes" at once with -EINVAL or
- * -EDEADLK.  The same task may appear more than once.  N == 0 returns 0
- * at once.  TASKS is read when gather starts; RESULTS must stay valid
- * until the await returns.
+ * starts complete first, in array order).  A task that ended cancelled
+ * counts like any other: -ECANCELED is negative (asyncio.gather raises
+ * CancelledError for it).  A task that is NULL, or that is the awaiting
+ * task itself, "completes" at once with -EINVAL or -EDEADLK.  The same
+ * task may appear more than once.  N == 0 returns 0 at once.  TASKS is
+ * read when gather starts; RESULTS must stay valid until the await
+ * returns.
  *
  * If the awaiting task is interrupted (acx_task_cancel, an expired
  * timeout scope around the await) every unfinished task is cancelled and
