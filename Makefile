@@ -21,7 +21,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
+.PHONY: all deps demo check check-examples check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -145,7 +145,17 @@ check-golden: $(ACXC)
 golden-update: $(ACXC)
 	@UPDATE=1 scripts/run-tests.sh golden $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 
-check: all check-unit check-cli check-golden check-diag check-ccerr check-debug check-run
+# The quick examples must run and succeed (the throttle one takes ~12 s
+# by design and is left to `make demo`-style runs by hand).
+EX_CHECKED := hello pipeline gather_timeout demo
+check-examples: $(EX_BIN)
+	@for e in $(EX_CHECKED); do \
+	    out=$$(timeout 60 $(BUILD)/examples/$$e 2>&1) || \
+	        { echo "FAIL: example $$e exited with $$?"; echo "$$out"; exit 1; }; \
+	    [ -n "$$out" ] || { echo "FAIL: example $$e printed nothing"; exit 1; }; \
+	done; echo "examples: $(words $(EX_CHECKED)) ran"
+
+check: all check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples
 	@echo "make check: all suites passed"
 
 ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \

@@ -222,6 +222,9 @@ static int await_cancel(acx_coro *c, int err)
 static int await_describe(const acx_coro *c, char *buf, size_t size)
 {
     const await_frame *f = (const await_frame *)c;
+    if (f->what.kind == ACX__AW_CORO) /* parked in the child, not here */
+        return snprintf(buf, size, "await of coroutine %s",
+                        f->what.ptr ? acx_coro_name(f->what.ptr) : "?");
     const acx_task *t = f->what.ptr;
     return snprintf(buf, size, "%s task '%s'",
                     f->what.kind == ACX__AW_SHIELD ? "shielded await of"
