@@ -221,7 +221,10 @@ ACX_ASYNC_DECL(int, acx_shield, (acx_task * t));
 /* ---- scopes: timeouts and shields --------------------------------------
  *
  * A scope lives in the coroutine's frame (a local variable), is begun and
- * ended in the same async function, and scopes nest strictly.  While a
+ * ended in the same async function, and scopes nest strictly.  (Ending it
+ * is the caller's duty on every path: a scope left open when its function
+ * returns is closed with a warning only when its frame was boxed; a
+ * scope with no await between begin and return is not even in the frame.)  While a
  * timeout scope is open and its deadline has passed, every suspension in
  * it returns -ETIMEDOUT (the await suspended when it expires too), exactly
  * as cancellation does with -ECANCELED; ending the scope says whether it

@@ -213,6 +213,9 @@ void acx__extra_drop(acx_task *t);
 /* Close every scope T still has open (it finished without closing them). */
 void acx__scopes_abandon(acx_task *t);
 
+/* Close T's scopes that live inside boxed FRAME, about to be freed. */
+void acx__scopes_release_range(acx_task *t, const acx_coro *frame);
+
 /* Open S (kind ACX__SCOPE_*) on the running task, close it, and fire it
  * with ERR: from then on the task's suspensions inside S stop with ERR. */
 int acx__scope_begin(acx_scope *s, int kind);

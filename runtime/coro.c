@@ -37,8 +37,12 @@ acx_coro *acx__coro_alloc(size_t size, const acx__info *info)
 
 void acx_coro_free(acx_coro *coro)
 {
-    if (coro != NULL)
-        acx__task_block_free(acx__coro_task(coro));
+    if (coro == NULL)
+        return;
+    acx_task *t = acx__cur_task;
+    if (t != NULL && (t->flags & ACX__T_EXTRA) && coro->info != NULL)
+        acx__scopes_release_range(t, coro);
+    acx__task_block_free(acx__coro_task(coro));
 }
 
 int acx__push(acx_coro *child)

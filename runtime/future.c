@@ -312,10 +312,15 @@ static int fut_body(acx_coro *c)
     if ((fr->acx__ret = acx__intr_check()) != 0)
         return ACX__DONE;
     acx_future *f = fr->f;
+    /* The frame reads F when it resumes, perhaps after the completer and
+     * the owner dropped theirs: hold a reference from before it can be
+     * completed under us. */
+    acx_future_ref(f);
     pthread_mutex_lock(&f->mu);
     if (atomic_load_explicit(&f->state, memory_order_relaxed) == F_DONE) {
         pthread_mutex_unlock(&f->mu);
         fut_frame_finish(fr);
+        acx_future_unref(f);
         return ACX__DONE;
     }
     fr->self = acx__cur_task;
@@ -329,7 +334,6 @@ static int fut_body(acx_coro *c)
         f->head = &fr->node;
     f->tail = &fr->node;
     pthread_mutex_unlock(&f->mu);
-    acx_future_ref(f); /* the frame reads F when it resumes */
     acx__loop_cur->external++;
     fr->acx__state = 1;
     acx__cur_task->top = c;

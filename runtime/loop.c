@@ -92,18 +92,27 @@ static int loop_timeout_ms(const acx_loop *l)
 
 int acx__loop_post(acx_loop *l, acx__post *p)
 {
+    /* Once P is visible the loop may run it, finish and close before we
+     * write the wake-up: our reference keeps the loop (and its eventfd)
+     * until then.  L is alive here: P belongs to something that stops the
+     * loop from finishing until P has run, or the caller holds a ref. */
+    acx_loop_ref(l);
+    int rc = 0;
     acx__post *head = atomic_load_explicit(&l->inbox, memory_order_relaxed);
     do {
-        if (head == ACX__CLOSED)
+        if (head == ACX__CLOSED) {
+            acx_loop_unref(l);
             return -ESHUTDOWN;
+        }
         p->next = head;
     } while (!atomic_compare_exchange_weak_explicit(
         &l->inbox, &head, p, memory_order_release, memory_order_relaxed));
     /* The first post since the loop last looked wakes it; later ones find
      * the wake-up pending. */
     if (head == NULL)
-        return acx__poll_wake(&l->poll);
-    return 0;
+        rc = acx__poll_wake(&l->poll);
+    acx_loop_unref(l);
+    return rc;
 }
 
 /* Run what other threads posted, oldest first. */

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "acx_internal.h"
 
@@ -111,6 +112,30 @@ void acx__scopes_abandon(acx_task *t)
     }
     if (x != NULL)
         x->scope = NULL;
+}
+
+/* A boxed frame of T is being freed: a scope still open inside it would
+ * be a dangling link (and an armed timer) once the memory is reused.  The
+ * rule is that a scope ends in the function that began it; this catches
+ * the breach for boxed frames, says so, and closes the scope. */
+void acx__scopes_release_range(acx_task *t, const acx_coro *frame)
+{
+    acx__extra *x = acx__extra_get(t, 0);
+    const char *lo = (const char *)frame, *hi = lo + frame->info->size;
+    int closed = 0;
+    while (x != NULL && x->scope != NULL && (const char *)x->scope >= lo &&
+           (const char *)x->scope < hi) {
+        acx_scope *sc = x->scope;
+        acx__cbtimer_disarm(&sc->timer);
+        x->scope = sc->outer;
+        sc->task = NULL;
+        closed++;
+    }
+    if (closed) {
+        fprintf(stderr, "acx: %s returned with %d scope(s) it began still "
+                "open; closed them\n", frame->info->name, closed);
+        acx__intr_refresh(t);
+    }
 }
 
 /* ---- timeouts ----------------------------------------------------------- */

@@ -103,6 +103,8 @@ static acx_task *spawn(acx_coro *coro, acx__spawn_site *site,
         acx__registry_del(l, t);
     if (err) {
         t->top = NULL;
+        if (t->flags & ACX__T_EXTRA)
+            acx__extra_drop(t);
         acx_coro_free(coro);
         errno = -err;
         return NULL;
