@@ -19,7 +19,8 @@
 #                  `gcc -E` on the same file
 #   6. throttle    uncontended acquire beside a mutex-protected C bucket;
 #                  4 threads sharing a 2,000/s bucket for 3 s, the rate
-#                  achieved beside a mutex-and-sleep bucket
+#                  achieved beside a mutex-and-sleep bucket; 10,000
+#                  coroutines sharing a 20,000/s bucket (awaitable acquire)
 #   7. timers      1,000,000 timers armed then fired in order: ns per timer
 #                  to arm and to fire, bytes per pending timer, beside
 #                  libuv (+ Python asyncio call_at)
@@ -208,6 +209,8 @@ fi
 echo
 echo "-- 6. throttle: uncontended acquire; 4 threads sharing 2,000/s"
 cc_link throttle bench/throttle.c && run throttle "$OUT/throttle"
+acx_gen throttle_async && cc_link throttle_async "$OUT/throttle_async.c" &&
+    run throttle_async "$OUT/throttle_async"
 
 # ---- 7. timers -----------------------------------------------------------------
 echo

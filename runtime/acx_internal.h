@@ -179,7 +179,7 @@ typedef struct acx__poll {
 
 int acx__poll_open(acx__poll *p);
 void acx__poll_close(acx__poll *p);
-int acx__poll_wait(acx__poll *p, int timeout_ms);
+int acx__poll_wait(acx__poll *p, int64_t timeout_ns);
 int acx__poll_wake(acx__poll *p);
 
 /* Watch IO->fd for IO->events (IO->cb set by the caller).  Returns 0,

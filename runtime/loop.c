@@ -75,17 +75,13 @@ static void loop_expire(acx_loop *l)
     }
 }
 
-/* Milliseconds until the earliest timer (-1: none), rounded up so a sleep
- * is never cut short. */
-static int loop_timeout_ms(const acx_loop *l)
+/* Nanoseconds until the earliest timer (-1: none). */
+static int64_t loop_timeout_ns(const acx_loop *l)
 {
     if (l->timers.n == 0)
         return -1;
     int64_t d = acx__heap_peek(&l->timers)->deadline - acx__now_ns();
-    if (d <= 0)
-        return 0;
-    int64_t ms = d / 1000000 + (d % 1000000 != 0);
-    return ms > INT_MAX ? INT_MAX : (int)ms;
+    return d <= 0 ? 0 : d;
 }
 
 /* ---- the inbox: posts from any thread ---------------------------------- */
@@ -251,7 +247,7 @@ static void loop_check_stop(acx_loop *l)
  * pending, a wait is registered with something outside the loop (a
  * future, an fd, a signal), a post is queued, or another thread holds a
  * reference to the loop (acx_loop_ref): it may still post to it. */
-static int loop_stalled(acx_loop *l, int timeout)
+static int loop_stalled(acx_loop *l, int64_t timeout)
 {
     return timeout < 0 && l->external == 0 &&
            atomic_load(&l->inbox) == NULL && !atomic_load(&l->stop) &&
@@ -269,7 +265,7 @@ static int loop_until(acx_loop *l, int (*done)(const acx_loop *))
         if (done(l))
             return 0;
         if (readyq_empty()) {
-            int timeout = loop_timeout_ms(l);
+            int64_t timeout = loop_timeout_ns(l);
             if (loop_stalled(l, timeout))
                 return loop_stall(l);
             int n = acx__poll_wait(&l->poll, timeout);

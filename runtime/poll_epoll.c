@@ -7,6 +7,9 @@
  * per fd, stale events dropped by generation).
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,14 +168,40 @@ void acx__poll_close(acx__poll *p)
     p->nfd = 0;
 }
 
-/* Wait up to TIMEOUT_MS (-1: forever) for events and run the callbacks of
+/* epoll_pwait2 (Linux 5.11) takes a nanosecond timeout, so a timer fires
+ * when it is due rather than at the next millisecond; a kernel or seccomp
+ * policy without it gets epoll_wait, the timeout rounded up to whole
+ * milliseconds (a sleep is never cut short). */
+static _Atomic int no_pwait2;
+
+static int poll_syscall(acx__poll *p, struct epoll_event *ev,
+                        int64_t timeout_ns)
+{
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        struct timespec ts = {timeout_ns / 1000000000,
+                              timeout_ns % 1000000000};
+        int n = epoll_pwait2(p->epfd, ev, ACX__POLL_BATCH,
+                             timeout_ns < 0 ? NULL : &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store_explicit(&no_pwait2, 1, memory_order_relaxed);
+    }
+    int ms = -1;
+    if (timeout_ns >= 0) {
+        int64_t m = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+        ms = m > INT_MAX ? INT_MAX : (int)m;
+    }
+    return epoll_wait(p->epfd, ev, ACX__POLL_BATCH, ms);
+}
+
+/* Wait up to TIMEOUT_NS (-1: forever) for events and run the callbacks of
  * the watches they are for.  Returns how many events arrived, 0 on timeout
  * or signal (the caller recomputes its timeout and calls again, which is
  * how EINTR is retried), or a negative errno. */
-int acx__poll_wait(acx__poll *p, int timeout_ms)
+int acx__poll_wait(acx__poll *p, int64_t timeout_ns)
 {
     struct epoll_event ev[ACX__POLL_BATCH];
-    int n = epoll_wait(p->epfd, ev, ACX__POLL_BATCH, timeout_ms);
+    int n = poll_syscall(p, ev, timeout_ns);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
