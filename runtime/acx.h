@@ -330,6 +330,9 @@ ACX_ASYNC_DECL(int, acx_future_await, (acx_future * f, void **value));
 #include "acx_sync.h"
 #include "acx_group.h"
 #include "acx_debug.h"
+#include "acx_bqueue.h"
+#include "acx_executor.h"
+#include "acx_net.h"
 #include "acx_throttle.h"
 #include "acx_signal.h"
 
