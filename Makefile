@@ -5,6 +5,7 @@
 #   make check      every test: CUnit suites, compile-and-run, diagnostics
 #   make check-asan the same under AddressSanitizer + UBSan
 #   make check-tsan the runtime suites under ThreadSanitizer
+#   make check-valgrind the runtime suites under valgrind memcheck
 #   make bench      benchmarks, each beside a baseline (prints figures)
 #   make check-fuzz run the acxc fuzz target briefly (clang, libFuzzer)
 
@@ -21,7 +22,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-examples check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
+.PHONY: all deps demo check check-examples check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -160,6 +161,17 @@ check: all check-unit check-cli check-golden check-diag check-ccerr check-debug 
 
 ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
         -fno-omit-frame-pointer
+# The runtime's suites under valgrind memcheck: zero errors, zero leaks.
+# ACX_MALLOC=1 gives every frame its own malloc so memcheck sees each.
+VG_SUITES := runtime core alloc throttle signals group sync debug
+VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
+             --errors-for-leak-kinds=definite,indirect
+check-valgrind: $(UNIT)
+	@for s in $(VG_SUITES); do \
+	    ACX_MALLOC=1 $(VALGRIND) $(UNIT) $$s > $(BUILD)/valgrind-$$s.log 2>&1 || \
+	        { tail -30 $(BUILD)/valgrind-$$s.log; echo "FAIL: valgrind, suite $$s"; exit 1; }; \
+	done; echo "valgrind: $(words $(VG_SUITES)) suite groups, no errors, no leaks"
+
 check-asan: $(DEPS_STAMP)
 	$(MAKE) BUILD=$(BUILD)/asan SAN="$(ASAN)" OPT=-O1 check
 

@@ -180,6 +180,9 @@ typedef struct acx__poll {
 int acx__poll_open(acx__poll *p);
 void acx__poll_close(acx__poll *p);
 int acx__poll_wait(acx__poll *p, int64_t timeout_ns);
+/* Whether waits take nanosecond timeouts (epoll_pwait2), or fell back to
+ * milliseconds (an old kernel, valgrind, a seccomp filter). */
+int acx__poll_ns_timeouts(void);
 int acx__poll_wake(acx__poll *p);
 
 /* Watch IO->fd for IO->events (IO->cb set by the caller).  Returns 0,

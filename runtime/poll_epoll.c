@@ -194,6 +194,11 @@ static int poll_syscall(acx__poll *p, struct epoll_event *ev,
     return epoll_wait(p->epfd, ev, ACX__POLL_BATCH, ms);
 }
 
+int acx__poll_ns_timeouts(void)
+{
+    return !atomic_load_explicit(&no_pwait2, memory_order_relaxed);
+}
+
 /* Wait up to TIMEOUT_NS (-1: forever) for events and run the callbacks of
  * the watches they are for.  Returns how many events arrived, 0 on timeout
  * or signal (the caller recomputes its timeout and calls again, which is
