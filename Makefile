@@ -159,8 +159,9 @@ check-examples: $(EX_BIN)
 check: all check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples
 	@echo "make check: all suites passed"
 
+# The sanitizer run also checks the runtime's debug invariants (ACX_DEBUG).
 ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
-        -fno-omit-frame-pointer
+        -fno-omit-frame-pointer -DACX_DEBUG
 # The runtime's suites under valgrind memcheck: zero errors, zero leaks.
 # ACX_MALLOC=1 gives every frame its own malloc so memcheck sees each.
 VG_SUITES := runtime core alloc throttle signals group sync debug
@@ -173,7 +174,7 @@ check-valgrind: $(UNIT)
 	done; echo "valgrind: $(words $(VG_SUITES)) suite groups, no errors, no leaks"
 
 check-asan: $(DEPS_STAMP)
-	$(MAKE) BUILD=$(BUILD)/asan SAN="$(ASAN)" OPT=-O1 check
+	$(MAKE) BUILD=$(BUILD)/asan SAN="$(ASAN)" ACXFLAGS=-DACX_DEBUG OPT=-O1 check
 
 TSAN := -fsanitize=thread
 check-tsan: $(DEPS_STAMP)

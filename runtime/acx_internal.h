@@ -12,6 +12,29 @@
 
 #include "acx.h"
 
+/* ---- invariants checked in debug builds --------------------------------
+ *
+ * Built with -DACX_DEBUG (make check-asan does), the runtime checks what
+ * must never happen: a frame freed twice, a finished task resumed or made
+ * ready, a timer armed while it is armed (it would fire twice).  A broken
+ * invariant prints what and where, then aborts.  Without ACX_DEBUG the
+ * checks compile to nothing.
+ */
+#ifdef ACX_DEBUG
+#define ACX__CHECK(cond, what)                                             \
+    (__builtin_expect(!!(cond), 1) ? (void)0                               \
+                                   : acx__invariant_failed(what, __FILE__, \
+                                                           __LINE__))
+#else
+#define ACX__CHECK(cond, what) ((void)0)
+#endif
+__attribute__((noreturn, cold)) void
+acx__invariant_failed(const char *what, const char *file, int line);
+
+/* Debug builds mark a freed block's task header (slab blocks keep it
+ * readable: only the first word becomes the free-list link). */
+#define ACX__T_FREED (1u << 15)
+
 /* ---- tasks ------------------------------------------------------------ */
 
 _Static_assert(sizeof(struct acx_task) % 16 == 0,
@@ -35,6 +58,12 @@ void acx__frame_block_free(void *block, const acx__info *info, int slabbed);
 /* Free T's block (the task and its root frame). */
 static inline void acx__task_block_free(acx_task *t)
 {
+#ifdef ACX_DEBUG
+    if (t->flags & ACX__T_SLAB) { /* malloc'd blocks: the allocator checks */
+        ACX__CHECK(!(t->flags & ACX__T_FREED), "a frame freed twice");
+        t->flags |= ACX__T_FREED;
+    }
+#endif
     acx__frame_block_free(t, ((acx_coro *)(void *)(t + 1))->info,
                           (t->flags & ACX__T_SLAB) != 0);
 }
@@ -77,6 +106,7 @@ __attribute__((noreturn, cold)) void acx__bad_code(const acx_coro *c, int r);
  * caller sets acx__cur_task = T. */
 static inline void acx__task_run(acx_task *t)
 {
+    ACX__CHECK(!(t->flags & ACX__T_DONE), "a finished task resumed");
     acx_coro *c = t->top;
     for (;;) {
         int r = c->info->body(c);
@@ -273,6 +303,7 @@ extern __thread acx_loop *acx__loop_cur;
 /* Append T to the ready FIFO of this thread's loop (no-op if queued). */
 static inline void acx__ready(acx_task *t)
 {
+    ACX__CHECK(!(t->flags & ACX__T_DONE), "a finished task made ready");
     acx__ready_task(t);
 }
 

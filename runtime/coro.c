@@ -56,6 +56,12 @@ void acx__set_top(acx_coro *frame)
     acx__cur_task->top = frame;
 }
 
+void acx__invariant_failed(const char *what, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: acx: invariant broken: %s\n", file, line, what);
+    abort();
+}
+
 void acx__oom(const char *file, int line)
 {
     fprintf(stderr, "%s:%d: acx: out of memory for a boxed await\n", file,

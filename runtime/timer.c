@@ -125,6 +125,9 @@ static int heap_grow(acx__heap *h)
 
 int acx__heap_add(acx__heap *h, acx__timer *t)
 {
+    ACX__CHECK(t->heap_idx == ACX__NO_SLOT || t->heap_idx >= h->n ||
+                   h->v[t->heap_idx] != t,
+               "a timer armed while armed (it would fire twice)");
     if (h->n == h->cap) {
         int err = heap_grow(h);
         if (err)
