@@ -192,10 +192,17 @@ $(BUILD)/fuzz_acxc: $(FUZZ_SRC) $(BUILD)/dsl/parser.h
 	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
 	clang -g -O1 -fsanitize=fuzzer,address,undefined $(FRONT_CFLAGS) \
 	    -o $@ $(FUZZ_SRC)
+# Seeds: the regression corpus, and every compile-and-run program with its
+# preprocessor lines dropped (the target sees cpp's output), which the
+# token-level mutator then reshapes.
 check-fuzz: $(BUILD)/fuzz_acxc
-	@mkdir -p $(BUILD)/fuzz-corpus
+	@mkdir -p $(BUILD)/fuzz-corpus $(BUILD)/fuzz-seeds
+	@for f in tests/run/*.acx; do \
+	    grep -v '^[[:space:]]*#' $$f > $(BUILD)/fuzz-seeds/$$(basename $$f); \
+	done
 	$(BUILD)/fuzz_acxc -max_total_time=$(FUZZ_TIME) -timeout=5 \
-	    -rss_limit_mb=2048 $(BUILD)/fuzz-corpus tests/corpus/acxc
+	    -rss_limit_mb=2048 -max_len=65536 $(BUILD)/fuzz-corpus \
+	    tests/corpus/acxc $(BUILD)/fuzz-seeds
 	@for f in tests/corpus/acxc/*; do \
 	    $(BUILD)/fuzz_acxc $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: corpus replays clean"
