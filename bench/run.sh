@@ -35,6 +35,9 @@
 #  11. gather      spawn + gather + free over 100,000 tasks (and over as
 #                  many coroutines), beside malloc per task in C (+ Python
 #                  asyncio.gather of as many tasks)
+#  12. bqueue      blocking-queue hand-off between two threads (p50 and
+#                  p99 of a ping-pong) and streaming through 1,024 slots,
+#                  beside a mutex+condvar queue
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -262,6 +265,13 @@ acx_gen gather && cc_link gather "$OUT/gather.c" && run gather "$OUT/gather"
 if ((HAVE_PY)); then
     run asyncio_gather python3 bench/asyncio_bench.py gather
 fi
+
+# ---- 12. blocking queue -------------------------------------------------------
+echo
+echo "-- 12. blocking queue between two threads: hand-off latency, streaming"
+# not pinned: the two threads need a CPU each
+cc_link bqueue bench/bqueue.c &&
+    { "$OUT/bqueue" || fail bqueue "exited with status $?"; }
 
 # ---- summary ------------------------------------------------------------------
 echo
