@@ -648,6 +648,11 @@ static int frame_body(acx_coro *c)
 static int frame_cancel(acx_coro *c, int err)
 {
     struct bq_frame *f = (struct bq_frame *)c;
+    /* Granted already: the queue may even be freed by now (it has no
+     * waiter left), so do not touch it.  A grant is never undone. */
+    if (atomic_load_explicit(&f->w.state, memory_order_acquire) ==
+        BQ_GRANTED)
+        return 0;
     acx_bqueue *q = f->q;
     pthread_mutex_lock(&q->mu);
     int linked = atomic_load_explicit(&f->w.state, memory_order_relaxed) ==
@@ -666,12 +671,9 @@ static int frame_describe(const acx_coro *c, char *buf, size_t size)
 {
     const struct bq_frame *f = (const struct bq_frame *)c;
     static const char *const ops[] = {"get", "put", "join"};
-    char max[32] = "unbounded";
-    if (f->q->maxsize != 0)
-        snprintf(max, sizeof max, "%zu", f->q->maxsize);
-    /* no lock: a dump is a snapshot, and the size only informs */
-    return snprintf(buf, size, "blocking queue %p (max %s) %s", (void *)f->q,
-                    max, ops[f->op]);
+    /* only the address: a granted waiter's queue may be gone already */
+    return snprintf(buf, size, "blocking queue %p %s", (void *)f->q,
+                    ops[f->op]);
 }
 
 static int frame_result(const acx_coro *c)
