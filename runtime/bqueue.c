@@ -113,9 +113,9 @@ typedef struct bq_wake {
     bq_waiter *coro;
 } bq_wake;
 
-/* Under q->mu: unlink the oldest waiter of L (NULL if none), mark it
- * granted with RESULT and say in *WK how to wake it.  The item moves
- * before the grant, by the caller. */
+/* Under q->mu: take W off L, mark it granted with RESULT and say in *WK
+ * how to wake it.  The caller moves the item first: once the state is
+ * stored, a thread waiter may see it and return, taking its node along. */
 static void grant(bq_list *l, bq_waiter *w, int result, bq_wake *wk)
 {
     list_unlink(l, w);
