@@ -8,6 +8,9 @@
 #   make check-valgrind the runtime suites under valgrind memcheck
 #   make bench      benchmarks, each beside a baseline (prints figures)
 #   make check-fuzz run the acxc fuzz target briefly (clang, libFuzzer)
+#   make install    acxc, libacx (.a, .so), headers, pkg-config, acx.mk,
+#                   CMake package, man pages (PREFIX, DESTDIR); uninstall
+#   make check-install  install into a scratch DESTDIR, build against it
 
 CC      ?= cc
 BUILD   ?= build
@@ -148,7 +151,7 @@ golden-update: $(ACXC)
 
 # The quick examples must run and succeed (the throttle one takes ~12 s
 # by design and is left to `make demo`-style runs by hand).
-EX_CHECKED := hello pipeline gather_timeout demo
+EX_CHECKED := hello pipeline gather_timeout demo echo
 check-examples: $(EX_BIN)
 	@for e in $(EX_CHECKED); do \
 	    out=$$(timeout 60 $(BUILD)/examples/$$e 2>&1) || \
@@ -206,6 +209,76 @@ check-fuzz: $(BUILD)/fuzz_acxc
 	@for f in tests/corpus/acxc/*; do \
 	    $(BUILD)/fuzz_acxc $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: corpus replays clean"
+
+# ---- install: the layout a distribution uses (PREFIX, DESTDIR)
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(PREFIX)/bin
+LIBDIR     := $(PREFIX)/lib
+INCLUDEDIR := $(PREFIX)/include
+DATADIR    := $(PREFIX)/share
+MANDIR     := $(DATADIR)/man
+INSTALL    ?= install
+
+# The shared library is built from its own position-independent objects,
+# so the static library keeps the faster non-PIC code.
+SOMAJOR   := 0
+SONAME    := libacx.so.$(SOMAJOR)
+LIBACX_SO := $(BUILD)/libacx.so.$(VERSION)
+PIC_OBJ   := $(patsubst %.c,$(BUILD)/pic/%.o,$(RT_C))
+$(BUILD)/pic/runtime/%.o: runtime/%.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -Iruntime -MMD -c -o $@ $<
+$(LIBACX_SO): $(PIC_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ -lpthread
+
+# Users include acx.h; acx_internal.h and acx_waitq.h are the runtime's own.
+PUB_H := $(filter-out runtime/acx_internal.h runtime/acx_waitq.h,\
+                      $(wildcard runtime/acx*.h))
+MAN1  := docs/man/acxc.1
+MAN3  := docs/man/libacx.3
+INSTALLED := $(BINDIR)/acxc $(LIBDIR)/libacx.a $(LIBDIR)/libacx.so.$(VERSION) \
+    $(LIBDIR)/$(SONAME) $(LIBDIR)/libacx.so \
+    $(patsubst runtime/%,$(INCLUDEDIR)/acx/%,$(PUB_H)) \
+    $(LIBDIR)/pkgconfig/acx.pc $(DATADIR)/acx/acx.mk \
+    $(LIBDIR)/cmake/acx/acxConfig.cmake \
+    $(LIBDIR)/cmake/acx/acxConfigVersion.cmake \
+    $(MANDIR)/man1/acxc.1 $(MANDIR)/man3/libacx.3
+INSTALL_DIRS := $(INCLUDEDIR)/acx $(DATADIR)/acx $(LIBDIR)/cmake/acx
+
+.PHONY: install uninstall check-install
+install: $(ACXC) $(LIBACX) $(LIBACX_SO)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR)/acx $(DESTDIR)$(DATADIR)/acx \
+	    $(DESTDIR)$(LIBDIR)/cmake/acx $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man3
+	$(INSTALL) -m 755 $(ACXC) $(DESTDIR)$(BINDIR)/acxc
+	$(INSTALL) -m 644 $(LIBACX) $(DESTDIR)$(LIBDIR)/libacx.a
+	$(INSTALL) -m 755 $(LIBACX_SO) $(DESTDIR)$(LIBDIR)/libacx.so.$(VERSION)
+	ln -sf libacx.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libacx.so
+	$(INSTALL) -m 644 $(PUB_H) $(DESTDIR)$(INCLUDEDIR)/acx/
+	$(INSTALL) -m 644 dist/acx.mk $(DESTDIR)$(DATADIR)/acx/acx.mk
+	$(INSTALL) -m 644 dist/acxConfig.cmake $(DESTDIR)$(LIBDIR)/cmake/acx/
+	@# templates: written at install time, so a new PREFIX always shows
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    dist/acx.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/acx.pc
+	sed -e 's|@VERSION@|$(VERSION)|g' dist/acxConfigVersion.cmake.in \
+	    > $(DESTDIR)$(LIBDIR)/cmake/acx/acxConfigVersion.cmake
+	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/acxc.1
+	$(INSTALL) -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/libacx.3
+
+# Exactly what install wrote, then the directories only acx uses (if empty).
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	rmdir $(addprefix $(DESTDIR),$(INSTALL_DIRS)) 2>/dev/null || true
+
+# Installs into a scratch DESTDIR and builds out-of-tree projects against
+# it (pkg-config, acx.mk, CMake); not part of `make check`, which must not
+# need cmake or write outside $(BUILD).
+check-install: $(ACXC) $(LIBACX)
+	@ACX_EXTRA_DEPS="cmake pkgconf groff-base" scripts/deps.sh
+	@MAKE="$(MAKE)" CC="$(CC)" scripts/check-install.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

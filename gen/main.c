@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -36,6 +37,42 @@ typedef struct opts {
     int ncpp, capcpp;
 } opts;
 
+/* The directory whose acx.h every input gets.  $ACX_INCLUDE_DIR wins;
+ * then the headers installed beside this binary (PREFIX/bin/acxc next to
+ * PREFIX/include/acx), so an installed, relocated or DESTDIR-staged acxc
+ * reads its own headers and never those of the source tree it was built
+ * in, which may be gone or newer; then that build-time directory, which is
+ * what an acxc run from its build tree finds. */
+static const char *include_dir(void)
+{
+    const char *env = getenv("ACX_INCLUDE_DIR");
+    if (env && *env)
+        return env;
+    static char dir[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    if (n > 0) {
+        dir[n] = 0;
+        /* strip "/acxc" and then "/bin": what is left is PREFIX */
+        for (int up = 0; up < 2; up++) {
+            char *slash = strrchr(dir, '/');
+            if (!slash)
+                return ACX_INCLUDE_DIR;
+            *slash = 0;
+        }
+        size_t len = strlen(dir);
+        static const char tail[] = "/include/acx";
+        if (len + sizeof tail + sizeof "/acx.h" <= sizeof dir) {
+            memcpy(dir + len, tail, sizeof tail);
+            memcpy(dir + len + sizeof tail - 1, "/acx.h", sizeof "/acx.h");
+            int found = access(dir, R_OK) == 0;
+            dir[len + sizeof tail - 1] = 0; /* back to the directory */
+            if (found)
+                return dir;
+        }
+    }
+    return ACX_INCLUDE_DIR;
+}
+
 static void usage(FILE *f)
 {
     fputs("usage: acxc [options] input.acx\n"
@@ -57,8 +94,13 @@ static void usage(FILE *f)
           "diffing the output)\n"
           "  --json             diagnostics as JSON lines\n"
           "  -Werror            treat warnings as errors\n"
-          "  --version, --help\n",
+          "  --version, --help\n"
+          "acx.h comes from $ACX_INCLUDE_DIR, else PREFIX/include/acx "
+          "beside an installed\n"
+          "PREFIX/bin/acxc, else the runtime/ of the build tree; here:\n"
+          "  ",
           f);
+    fprintf(f, "%s\n", include_dir());
 }
 
 static void add_cpp(opts *o, const char *a)
@@ -169,9 +211,7 @@ static int preprocess(opts *o, const char *output, acx_src *s)
     const char *cc = o->cc ? o->cc : getenv("ACX_CC");
     if (!cc || !*cc)
         cc = "cc";
-    const char *incdir = getenv("ACX_INCLUDE_DIR");
-    if (!incdir || !*incdir)
-        incdir = ACX_INCLUDE_DIR;
+    const char *incdir = include_dir();
     const char *argv[64 + o->ncpp];
     int n = 0;
     argv[n++] = cc;
@@ -193,6 +233,9 @@ static int preprocess(opts *o, const char *output, acx_src *s)
         argv[n++] = o->depfile;
         argv[n++] = "-MT";
         argv[n++] = output;
+        /* an empty rule per header: deleting or renaming a header then
+         * regenerates the output instead of stopping make */
+        argv[n++] = "-MP";
     }
     argv[n++] = o->input;
     argv[n] = NULL;
