@@ -277,7 +277,7 @@ uninstall:
 # it (pkg-config, acx.mk, CMake); not part of `make check`, which must not
 # need cmake or write outside $(BUILD).
 check-install: $(ACXC) $(LIBACX)
-	@ACX_EXTRA_DEPS="cmake pkgconf groff-base" scripts/deps.sh
+	@ACX_EXTRA_DEPS="cmake ninja-build pkgconf groff-base" scripts/deps.sh
 	@MAKE="$(MAKE)" CC="$(CC)" scripts/check-install.sh $(BUILD)
 
 clean:

@@ -126,30 +126,42 @@ if ! PATH=/usr/bin:/bin command -v acxc >/dev/null 2>&1; then
             make -s ${mk[*]@Q} print-ACXC)\" = '$dest/usr/bin/acxc' ]"
 fi
 
-# ---- c) a CMake project with find_package(acx)
+# ---- c) a CMake project with find_package(acx): the Makefile generator
+# with the shared and with the static library, and Ninja when present
 c=$work/c
 cp -r tests/install/cmake "$c"
-for kind in shared static; do
-    static=OFF; [ $kind = static ] && static=ON
-    bd=$c/build-$kind
-    check "cmake ($kind): configures without warnings" bash -c "
-        cmake -S '$c' -B '$bd' -DCMAKE_PREFIX_PATH='$dest/usr' \
+configs="shared static"
+command -v ninja >/dev/null 2>&1 && configs="$configs ninja"
+for cfg in $configs; do
+    static=OFF gen="Unix Makefiles"
+    [ $cfg = static ] && static=ON
+    [ $cfg = ninja ] && gen=Ninja
+    bd=$c/build-$cfg
+    check "cmake ($cfg): configures without warnings" bash -c "
+        cmake -G '$gen' -S '$c' -B '$bd' -DCMAKE_PREFIX_PATH='$dest/usr' \
             -DCMAKE_C_COMPILER='$cc' -DACX_USE_STATIC_LIBS=$static \
-            -DCMAKE_C_FLAGS='$warn' >'$work/cmake-$kind.log' 2>&1 &&
-        ! grep -q 'CMake Warning' '$work/cmake-$kind.log' || { cat '$work/cmake-$kind.log'; false; }"
-    check "cmake ($kind): builds" umake -C "$bd"
-    check "cmake ($kind): runs" bash -c "
+            -DCMAKE_C_FLAGS='$warn' >'$work/cmake-$cfg.log' 2>&1 &&
+        ! grep -q 'CMake Warning' '$work/cmake-$cfg.log' || { cat '$work/cmake-$cfg.log'; false; }"
+    check "cmake ($cfg): builds" env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+        cmake --build "$bd"
+    check "cmake ($cfg): acx_add_sources() runs" bash -c "
         [ \"\$(LD_LIBRARY_PATH='$dest/usr/lib' '$bd/count')\" = 'counted 3' ]"
+    check "cmake ($cfg): acx_generate() runs" bash -c "
+        [ \"\$(LD_LIBRARY_PATH='$dest/usr/lib' '$bd/ping')\" = 'pong' ]"
 done
 check "cmake (static): no libacx.so needed" bash -c \
     "! readelf -d '$c/build-static/count' | grep -q 'NEEDED.*libacx'"
 check "cmake (shared): libacx.so.0 needed" bash -c \
     "readelf -d '$c/build-shared/count' | grep -q 'NEEDED.*libacx\.so\.0'"
+# DEPFILE (CMake 3.20+): a changed header regenerates the C.
 if cmake --version | awk 'NR==1 { split($3, v, "."); exit !(v[1] > 3 || v[2] >= 20) }'; then
     sed -i 's/COUNT_STEP 1/COUNT_STEP 2/' "$c/include/count.h"
-    check "cmake: a changed header regenerates the C (DEPFILE)" bash -c "
-        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C '$c/build-shared' >/dev/null &&
-        [ \"\$(LD_LIBRARY_PATH='$dest/usr/lib' '$c/build-shared/count')\" = 'counted 6' ]"
+    for cfg in $configs; do
+        [ $cfg = static ] && continue
+        check "cmake ($cfg): a changed header regenerates the C (DEPFILE)" bash -c "
+            env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build '$c/build-$cfg' >/dev/null &&
+            [ \"\$(LD_LIBRARY_PATH='$dest/usr/lib' '$c/build-$cfg/count')\" = 'counted 6' ]"
+    done
 fi
 check "cmake: a version the install cannot satisfy is refused" bash -c "
     mkdir -p '$c/v' && sed 's/find_package(acx 0.1/find_package(acx 9.0/' \
