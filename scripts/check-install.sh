@@ -29,7 +29,7 @@ check() { # description command... (output kept in $work/last.log)
 # the make that runs this script.
 umake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make "$@"; }
 
-if ! $make --no-print-directory BUILD="$build" DESTDIR="$dest" PREFIX=/usr \
+if ! "$make" --no-print-directory BUILD="$build" DESTDIR="$dest" PREFIX=/usr \
         install >"$work/install.log" 2>&1; then
     tail -30 "$work/install.log" >&2
     echo "FAIL: make install" >&2
@@ -134,8 +134,8 @@ configs="shared static"
 command -v ninja >/dev/null 2>&1 && configs="$configs ninja"
 for cfg in $configs; do
     static=OFF gen="Unix Makefiles"
-    [ $cfg = static ] && static=ON
-    [ $cfg = ninja ] && gen=Ninja
+    [ "$cfg" = static ] && static=ON
+    [ "$cfg" = ninja ] && gen=Ninja
     bd=$c/build-$cfg
     check "cmake ($cfg): configures without warnings" bash -c "
         cmake -G '$gen' -S '$c' -B '$bd' -DCMAKE_PREFIX_PATH='$dest/usr' \
@@ -157,7 +157,7 @@ check "cmake (shared): libacx.so.0 needed" bash -c \
 if cmake --version | awk 'NR==1 { split($3, v, "."); exit !(v[1] > 3 || v[2] >= 20) }'; then
     sed -i 's/COUNT_STEP 1/COUNT_STEP 2/' "$c/include/count.h"
     for cfg in $configs; do
-        [ $cfg = static ] && continue
+        [ "$cfg" = static ] && continue
         check "cmake ($cfg): a changed header regenerates the C (DEPFILE)" bash -c "
             env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build '$c/build-$cfg' >/dev/null &&
             [ \"\$(LD_LIBRARY_PATH='$dest/usr/lib' '$c/build-$cfg/count')\" = 'counted 6' ]"
@@ -186,7 +186,7 @@ for opt in $("$acxc" --help | grep -o -- '^  -[^ ,]*\|, -[-a-zA-Z]*\|^  --[a-z-]
 done
 
 # ---- e) uninstall
-check "make uninstall" $make --no-print-directory BUILD="$build" \
+check "make uninstall" "$make" --no-print-directory BUILD="$build" \
     DESTDIR="$dest" PREFIX=/usr uninstall
 check "nothing is left but empty directories" bash -c "
     [ -z \"\$(find '$dest' ! -type d)\" ] || { find '$dest' ! -type d; false; }"
