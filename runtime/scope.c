@@ -94,8 +94,10 @@ static void scope_pop(acx_scope *s)
         c = c->outer;
     if (c == NULL)
         return; /* not open: ended twice */
-    for (c = x->scope; c != s; c = c->outer)
+    for (c = x->scope; c != s; c = c->outer) {
         acx__cbtimer_disarm(&c->timer);
+        c->task = NULL; /* closed with S: ending it later does nothing */
+    }
     acx__cbtimer_disarm(&s->timer);
     x->scope = s->outer;
     s->task = NULL;

@@ -507,12 +507,14 @@ static void *churn_main(void *arg)
 {
     struct th_shared *sh = arg;
     long cycles = 0;
-    while (!atomic_load(&sh->stop)) {
+    /* at least one cycle: on a loaded machine the senders may all finish
+     * before this thread is first scheduled */
+    do {
         acx_connection *c;
         if (acx_signal_connect(sh->s, count_fn, &churn_calls, NULL, &c) == 0)
             CU_ASSERT_EQUAL(acx_signal_disconnect(sh->s, c), 0);
         cycles++;
-    }
+    } while (!atomic_load(&sh->stop));
     return (void *)(intptr_t)cycles;
 }
 
