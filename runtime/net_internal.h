@@ -1,0 +1,51 @@
+/* net_internal.h - what net.c (the socket object and its watch) and
+ * netio.c (the awaits) share.  Internal: acx__ names only.
+ */
+#ifndef ACX_NET_INTERNAL_H
+#define ACX_NET_INTERNAL_H
+
+#include "acx_internal.h"
+
+/* A task parked on a socket, in one direction; lives in the await's frame
+ * (parking allocates nothing). */
+typedef struct acx__sockwait {
+    struct acx__sockwait *next, *prev;
+    acx_task *task;
+    uint32_t dir; /* ACX__IO_IN or ACX__IO_OUT */
+    int parked;   /* linked on the socket (and counted in `external`) */
+    int err;      /* why it was taken off without readiness: the
+                   * interrupt, or -EBADF from acx_sock_close; else 0 */
+} acx__sockwait;
+
+typedef struct acx__waitlist {
+    acx__sockwait *head, *tail;
+    int n;
+} acx__waitlist;
+
+struct acx_sock {
+    acx__io io;          /* the one watch; io.events is the union of what
+                          * parked waiters need (cleared lazily) */
+    acx_loop *loop;      /* whose poller holds io, once it was added */
+    acx__waitlist rd;    /* parked on IN: accept, read, recvfrom */
+    acx__waitlist wr;    /* parked on OUT: write, sendto, connect */
+    int reserve;         /* a listener's spare descriptor, or -1 */
+    unsigned long dropped; /* connections dropped for lack of fds */
+};
+
+/* A new socket object for the open non-blocking FD (NULL: no memory). */
+acx_sock *acx__sock_new(int fd);
+
+/* Park the running task's waiter W on S for DIR: the watch gains DIR if
+ * it lacked it.  0, or the poller's error (-ENOMEM, ...). */
+int acx__sock_park(acx_sock *s, acx__sockwait *w, uint32_t dir);
+
+/* Take W off S (a cancel): no-op when not parked.  ERR goes to W->err. */
+void acx__sock_unpark(acx_sock *s, acx__sockwait *w, int err);
+
+/* The listener's EMFILE trick: give the spare descriptor back, accept and
+ * close the oldest pending connection, take the spare again.  0 when a
+ * connection was dropped (try again), -EAGAIN when none was pending, or
+ * the error when the spare could not be used. */
+int acx__sock_drop_one(acx_sock *ls);
+
+#endif
