@@ -274,6 +274,25 @@ int acx__loop_post(acx_loop *l, acx__post *p);
  * first (the work must not run), -EALREADY when it runs or ran already. */
 int acx__future_start(acx_future *f);
 
+/* The pause hint for a spin-wait (it frees the core's other hyperthread). */
+#if defined(__x86_64__) || defined(__i386__)
+#define ACX__CPU_RELAX() __builtin_ia32_pause()
+#else
+#define ACX__CPU_RELAX() __asm__ __volatile__("" ::: "memory")
+#endif
+
+/* acx_run ends (its tasks have finished): shut this thread's default
+ * executor down with a bounded wait (asyncio's shutdown_default_executor). */
+void acx__default_executor_close(void);
+
+/* Join EX's workers (after a shutdown) if they all exit within MS (< 0:
+ * no limit); -ETIMEDOUT, and nothing joined, if not. */
+int acx__executor_join(acx_executor *ex, int64_t ms);
+
+/* Give EX up to its running work: its threads are detached and end on
+ * their own; EX must then never be freed. */
+void acx__executor_abandon(acx_executor *ex);
+
 /* ---- the loop --------------------------------------------------------- */
 
 struct acx_loop {

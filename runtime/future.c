@@ -44,6 +44,7 @@ struct acx_future {
     int status;             /* once F_DONE: 0 or a negative errno */
     void *value;
     _Atomic int refs;
+    _Atomic int stop;       /* cancel asked while running (cooperative) */
     int nthreads;           /* threads blocked in acx_future_wait */
     struct fut_node *head, *tail; /* coroutine waiters, in arrival order */
     struct fut_cb *cbs, **cbs_tail;
@@ -163,8 +164,11 @@ int acx_future_cancel(acx_future *f)
 {
     if (f == NULL)
         return -EINVAL;
-    if (atomic_load(&f->state) == F_RUNNING)
-        return -EBUSY; /* running work cannot be interrupted */
+    if (atomic_load(&f->state) == F_RUNNING) {
+        /* Running work cannot be interrupted: it may poll the flag. */
+        atomic_store_explicit(&f->stop, 1, memory_order_release);
+        return -EBUSY;
+    }
     return complete(f, -ECANCELED, NULL);
 }
 
@@ -176,6 +180,19 @@ int acx__future_start(acx_future *f)
     if (atomic_compare_exchange_strong(&f->state, &want, F_RUNNING))
         return 0;
     return want == F_DONE ? -ECANCELED : -EALREADY;
+}
+
+int acx_future_running(const acx_future *f)
+{
+    return f != NULL && atomic_load_explicit(&((acx_future *)f)->state,
+                                             memory_order_acquire) ==
+                            F_RUNNING;
+}
+
+int acx_future_stop_requested(const acx_future *f)
+{
+    return f != NULL && atomic_load_explicit(&((acx_future *)f)->stop,
+                                             memory_order_acquire);
 }
 
 int acx_future_done(const acx_future *f)
@@ -226,10 +243,59 @@ int acx_future_add_done_callback(acx_future *f,
     return 0;
 }
 
+int acx_future_remove_done_callback(acx_future *f,
+                                    void (*fn)(acx_future *, void *),
+                                    void *arg)
+{
+    if (f == NULL || fn == NULL)
+        return -EINVAL;
+    int n = 0;
+    pthread_mutex_lock(&f->mu);
+    struct fut_cb **pp = &f->cbs;
+    f->cbs_tail = &f->cbs;
+    while (*pp != NULL) {
+        struct fut_cb *c = *pp;
+        if (c->fn == fn && c->arg == arg) {
+            *pp = c->next;
+            free(c);
+            n++;
+        } else {
+            pp = &c->next;
+            f->cbs_tail = pp;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+/* Waking a sleeping thread costs tens of microseconds on an idle vCPU,
+ * more than most executor work takes: look for the result a little while
+ * before sleeping on the futex. */
+#define WAIT_SPIN_NS 20000
+
+static int wait_spin(acx_future *f)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&f->state, memory_order_acquire) == F_DONE)
+            return 1;
+        ACX__CPU_RELAX();
+        if ((i & 63) == 63) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L +
+                    (t.tv_nsec - t0.tv_nsec) > WAIT_SPIN_NS)
+                return 0;
+        }
+    }
+}
+
 int acx_future_wait(acx_future *f, int64_t timeout_ms)
 {
     if (f == NULL)
         return -EINVAL;
+    if (timeout_ms != 0 && wait_spin(f))
+        return f->status;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     if (timeout_ms >= 0) {

@@ -367,6 +367,7 @@ int acx_run(acx_coro *main)
         if (rc == 0)
             rc = main_done(l) ? acx_task_result_int(l->main) : down;
     }
+    acx__default_executor_close(); /* asyncio.run's shutdown_default_executor */
     loop_teardown(l);
     return rc;
 }

@@ -19,6 +19,7 @@ int acx_test_add_signals_async(void);
 int acx_test_add_group(void);
 int acx_test_add_sync(void);
 int acx_test_add_debug(void);
+int acx_test_add_executor(void);
 int acx_test_add_net(void);
 int acx_test_add_bqueue(void);
 
@@ -35,6 +36,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"group", acx_test_add_group},
     {"sync", acx_test_add_sync},
     {"debug", acx_test_add_debug},
+    {"executor", acx_test_add_executor},
     {"net", acx_test_add_net},
     {"bqueue", acx_test_add_bqueue},
     {0, 0},
