@@ -1,10 +1,13 @@
 /* executor.c - the thread pool executor (concurrent.futures'
  * ThreadPoolExecutor).
  *
- * One mutex guards a ring of queued work and the worker list.  Idle
- * workers first spin on an atomic count of queued items (waking a
+ * One mutex guards a ring of queued work and the worker list.  A worker
+ * takes a few items per lock round trip when the queue is long (a small
+ * share of it, so long tasks still spread over the workers).  One idle
+ * worker at a time spins on an atomic count of queued items (waking a
  * sleeping thread costs tens of microseconds on an idle vCPU, more than
- * typical work), then sleep on a futex word that submit bumps only when
+ * typical work; more spinners would only take CPUs from the submitting
+ * threads); the others sleep on a futex word that submit bumps only when
  * no spinning worker is free to take the new item.  Workers start lazily,
  * when work is queued and none is idle.  A worker that reaches
  * max_tasks_per_worker hands over to a fresh thread; exited threads are
@@ -26,6 +29,7 @@
 #include "acx_internal.h"
 
 #define IDLE_SPIN_NS 50000 /* how long an idle worker looks before sleeping */
+#define BATCH_MAX 16      /* most queued items a worker takes at once */
 #define NAME_MAX_LEN 15    /* pthread_setname_np's limit, without the NUL */
 
 struct work {
@@ -52,6 +56,7 @@ struct acx_executor {
     int nworkers;           /* started and not exited */
     int seq;                /* numbers thread names */
     int shutdown;
+    _Atomic int cancelling; /* shutdown(cancel_futures): batches too */
     int broken;             /* the initializer's error, or 0 */
     int detached;           /* abandoned: workers detached, never joined */
     struct worker *workers;
@@ -147,8 +152,11 @@ static int wake_needed(acx_executor *ex)
            ex->count > (size_t)atomic_load(&ex->spinning);
 }
 
-static void run_work(struct work w)
+static void run_work(acx_executor *ex, struct work w)
 {
+    /* Work a worker took in a batch is still queued work to a caller. */
+    if (atomic_load_explicit(&ex->cancelling, memory_order_relaxed))
+        acx_future_cancel(w.f);
     if (acx__future_start(w.f) == 0) {
         int err = 0;
         cur_work = w.f;
@@ -166,26 +174,47 @@ static void run_work(struct work w)
  * come.  Returns with MU held. */
 static void worker_idle(acx_executor *ex)
 {
-    atomic_fetch_add(&ex->spinning, 1);
-    pthread_mutex_unlock(&ex->mu);
-    int64_t until = mono_ns() + IDLE_SPIN_NS;
-    for (int i = 0;; i++) {
-        if (atomic_load_explicit(&ex->queued, memory_order_acquire) > 0)
-            break;
-        ACX__CPU_RELAX();
-        if ((i & 63) == 63 && mono_ns() > until)
-            break;
+    /* One spinner is enough to catch the next task at once; more would
+     * only take CPUs from the threads submitting work. */
+    if (atomic_load(&ex->spinning) == 0) {
+        atomic_fetch_add(&ex->spinning, 1);
+        pthread_mutex_unlock(&ex->mu);
+        int64_t until = mono_ns() + IDLE_SPIN_NS;
+        for (int i = 0;; i++) {
+            if (atomic_load_explicit(&ex->queued, memory_order_acquire) > 0)
+                break;
+            ACX__CPU_RELAX();
+            if ((i & 63) == 63 && mono_ns() > until)
+                break;
+        }
+        pthread_mutex_lock(&ex->mu);
+        atomic_fetch_sub(&ex->spinning, 1);
+        if (ex->count > 0 || ex->shutdown)
+            return;
     }
-    pthread_mutex_lock(&ex->mu);
-    atomic_fetch_sub(&ex->spinning, 1);
-    if (ex->count > 0 || ex->shutdown)
-        return;
     uint32_t seen = atomic_load(&ex->wake);
     ex->sleeping++;
     pthread_mutex_unlock(&ex->mu);
     syscall(SYS_futex, &ex->wake, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
     pthread_mutex_lock(&ex->mu);
     ex->sleeping--;
+}
+
+/* How many queued items a worker takes at once (MU held): one lock round
+ * trip for several small tasks in a burst, yet never more than a small
+ * share of the queue, so that the other workers are not starved of long
+ * tasks; and never past max_tasks_per_worker. */
+static size_t batch_size(const acx_executor *ex, unsigned done)
+{
+    size_t k = ex->count / (4 * (size_t)ex->o.max_workers);
+    if (k > BATCH_MAX)
+        k = BATCH_MAX;
+    if (k < 1)
+        k = 1;
+    if (ex->o.max_tasks_per_worker != 0 &&
+        k > ex->o.max_tasks_per_worker - done)
+        k = ex->o.max_tasks_per_worker - done;
+    return k;
 }
 
 static void fail_queued(acx_executor *ex, int err);
@@ -222,11 +251,16 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(mu);
     while (!ex->broken) {
         if (ex->count > 0) {
-            struct work w = ring_pop(ex);
+            struct work batch[BATCH_MAX];
+            size_t k = batch_size(ex, done);
+            for (size_t i = 0; i < k; i++)
+                batch[i] = ring_pop(ex);
             pthread_mutex_unlock(mu);
-            run_work(w);
+            for (size_t i = 0; i < k; i++)
+                run_work(ex, batch[i]);
+            done += (unsigned)k;
             pthread_mutex_lock(mu);
-            if (++done == ex->o.max_tasks_per_worker)
+            if (done == ex->o.max_tasks_per_worker)
                 break; /* recycle: a fresh thread takes over */
             continue;
         }
@@ -396,8 +430,10 @@ int acx_executor_shutdown(acx_executor *ex, int wait, int cancel_futures)
     }
     ex->shutdown = 1;
     atomic_fetch_add(&ex->wake, 1);
-    if (cancel_futures)
+    if (cancel_futures) {
+        atomic_store(&ex->cancelling, 1);
         fail_queued(ex, -ECANCELED); /* unlocks */
+    }
     else
         pthread_mutex_unlock(&ex->mu);
     futex_wake(&ex->wake, INT_MAX);
