@@ -38,6 +38,10 @@
 #  12. bqueue      blocking-queue hand-off between two threads (p50 and
 #                  p99 of a ping-pong) and streaming through 1,024 slots,
 #                  beside a mutex+condvar queue
+#  13. executor    thread pool, 2 workers: a burst of 200,000 no-op tasks
+#                  (tasks/s) and the submit-to-result round trip (p50,
+#                  p99), beside a mutex+condvar pool, libuv uv_queue_work
+#                  and Python's ThreadPoolExecutor
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -272,6 +276,26 @@ echo "-- 12. blocking queue between two threads: hand-off latency, streaming"
 # not pinned: the two threads need a CPU each
 cc_link bqueue bench/bqueue.c &&
     { "$OUT/bqueue" || fail bqueue "exited with status $?"; }
+
+# ---- 13. thread pool executor ---------------------------------------------------
+echo
+echo "-- 13. thread pool executor, 2 workers: 200,000 no-op tasks; round trip"
+EXEC_ENV=()
+rm -f "$OUT/asyncio_executor.txt" # never a figure from an earlier run
+if ((HAVE_PY)); then
+    # Python first: bench/executor prints its ratio against this figure
+    python3 bench/asyncio_executor.py "$OUT/asyncio_executor.txt" ||
+        fail asyncio_executor "exited with status $?"
+    if read -r py_rate <"$OUT/asyncio_executor.txt" 2>/dev/null; then
+        EXEC_ENV=(env "ACX_PY_EXECUTOR=$py_rate")
+    fi
+fi
+# not pinned: the workers need CPUs of their own
+if ((${#UV[@]})); then
+    cc_link executor bench/executor.c "${UV[@]}" -luv
+else
+    cc_link executor bench/executor.c
+fi && { "${EXEC_ENV[@]}" "$OUT/executor" || fail executor "exited with status $?"; }
 
 # ---- summary ------------------------------------------------------------------
 echo

@@ -271,7 +271,7 @@ int acx_future_remove_done_callback(acx_future *f,
 /* Waking a sleeping thread costs tens of microseconds on an idle vCPU,
  * more than most executor work takes: look for the result a little while
  * before sleeping on the futex. */
-#define WAIT_SPIN_NS 20000
+#define WAIT_SPIN_NS 5000
 
 static int wait_spin(acx_future *f)
 {
