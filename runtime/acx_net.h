@@ -122,8 +122,9 @@ ACX_ASYNC_DECL(int, acx_sock_connect_str, (acx_sock **out, const char *addr));
 
 /* await acx_sock_read(s, buf, n) (sock_recv): read up to N bytes.  Returns
  * how many (> 0), 0 at the end of the stream (the peer closed or shut down
- * its writing side; a datagram socket: an empty datagram), or -errno:
- * -ECONNRESET (the peer reset the connection), ... */
+ * its writing side; a datagram socket: an empty datagram; N == 0), or
+ * -errno: -ECONNRESET (the peer reset the connection), ...  Several tasks
+ * may read one socket: readiness wakes the one that has waited longest. */
 ACX_ASYNC_DECL(ssize_t, acx_sock_read, (acx_sock * s, void *buf, size_t n));
 
 /* await acx_sock_write(s, buf, n) (sock_sendall): write all N bytes,
@@ -182,7 +183,9 @@ int acx_sock_peer_addr(const acx_sock *s, struct sockaddr *addr,
 int acx_sock_port(const acx_sock *s);
 
 /* S's descriptor (for setsockopt and the like; still owned by S), or -1
- * for NULL.  Do not close it or make it blocking. */
+ * for NULL.  Do not close it or make it blocking, and do not await
+ * acx_wait_readable/writable on it: the poller keeps one watch per
+ * descriptor, and S's is S's (that wait would fail with -EEXIST). */
 int acx_sock_fd(const acx_sock *s);
 
 /* Tasks parked on S now, reading (accept, read, recvfrom, connect wait on
