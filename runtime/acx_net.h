@@ -93,7 +93,8 @@ int acx_sock_wrap(acx_sock **out, int fd);
  * kernel's, negated. */
 
 /* await acx_sock_accept(ls, &conn) (asyncio's sock_accept): the next
- * connection of listener LS, as a new socket in *CONN.  Returns 0.  A
+ * connection of listener LS, as a new socket in *CONN (NULL when the
+ * accept fails; it is set when the await is created).  Returns 0.  A
  * connection that the peer aborted before it was taken (ECONNABORTED) is
  * skipped.  Out of descriptors (EMFILE, ENFILE), the listener drops the
  * oldest pending connection instead of spinning on it: it closes its spare

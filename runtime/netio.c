@@ -367,7 +367,9 @@ acx_coro *acx_sock_accept(acx_sock *ls, acx_sock **conn)
     if (o == NULL)
         return NULL;
     o->out = conn;
-    if (conn == NULL)
+    if (conn != NULL)
+        *conn = NULL; /* what a failed accept leaves there */
+    else
         o->err0 = -EINVAL;
     return c;
 }
