@@ -189,8 +189,9 @@ int acx_sock_port(const acx_sock *s);
  * descriptor, and S's is S's (that wait would fail with -EEXIST). */
 int acx_sock_fd(const acx_sock *s);
 
-/* Tasks parked on S now, reading (accept, read, recvfrom, connect wait on
- * the writing side) and writing.  For tests and dumps. */
+/* How many tasks are parked on S now: in all (returned), waiting to read
+ * (*READERS: accept, read, recvfrom) and to write (*WRITERS: write,
+ * sendto, connect); either pointer may be NULL.  For tests and dumps. */
 int acx_sock_waiters(const acx_sock *s, int *readers, int *writers);
 
 /* ---- test hook (internal) -------------------------------------------------
