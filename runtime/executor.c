@@ -65,6 +65,7 @@ struct acx_executor {
 };
 
 static __thread acx_future *cur_work;
+static __thread acx_executor *cur_exec; /* the executor this worker serves */
 
 acx_future *acx_executor_current(void)
 {
@@ -234,6 +235,7 @@ static void *worker_main(void *arg)
     struct worker *me = arg;
     acx_executor *ex = me->ex;
     pthread_mutex_t *mu = &ex->mu;
+    cur_exec = ex;
     pthread_mutex_lock(mu);
     int n = ex->seq++;
     pthread_mutex_unlock(mu);
@@ -395,15 +397,6 @@ acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
 
 /* ---- shutdown ---------------------------------------------------------------- */
 
-static int is_worker_of(acx_executor *ex)
-{
-    pthread_t self = pthread_self();
-    for (struct worker *w = ex->workers; w != NULL; w = w->next)
-        if (pthread_equal(w->tid, self))
-            return 1;
-    return 0;
-}
-
 /* Join every worker, those that start meanwhile (recycling) included. */
 static void join_all(acx_executor *ex)
 {
@@ -423,11 +416,9 @@ int acx_executor_shutdown(acx_executor *ex, int wait, int cancel_futures)
 {
     if (ex == NULL)
         return -EINVAL;
+    if (wait && cur_exec == ex)
+        return -EDEADLK; /* it would wait for itself */
     pthread_mutex_lock(&ex->mu);
-    if (wait && is_worker_of(ex)) {
-        pthread_mutex_unlock(&ex->mu);
-        return -EDEADLK;
-    }
     ex->shutdown = 1;
     atomic_fetch_add(&ex->wake, 1);
     if (cancel_futures) {
@@ -474,8 +465,8 @@ void acx__executor_abandon(acx_executor *ex)
 
 void acx_executor_free(acx_executor *ex)
 {
-    if (ex == NULL)
-        return;
+    if (ex == NULL || cur_exec == ex)
+        return; /* from its own work it would free itself under it */
     acx_executor_shutdown(ex, 1, 0);
     free(ex->ring);
     pthread_mutex_destroy(&ex->mu);
