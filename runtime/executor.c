@@ -3,12 +3,11 @@
  *
  * One mutex guards a ring of queued work and the worker list.  A worker
  * takes a few items per lock round trip when the queue is long (a small
- * share of it, so long tasks still spread over the workers).  One idle
- * worker at a time spins on an atomic count of queued items (waking a
+ * share of it, so long tasks still spread over the workers).  An idle
+ * worker spins a while on an atomic count of queued items (waking a
  * sleeping thread costs tens of microseconds on an idle vCPU, more than
- * typical work; more spinners would only take CPUs from the submitting
- * threads); the others sleep on a futex word that submit bumps only when
- * no spinning worker is free to take the new item.  Workers start lazily,
+ * typical work), then sleeps on a futex word that submit bumps only for
+ * an item that no spinning or already woken worker is coming for.  Workers start lazily,
  * when work is queued and none is idle.  A worker that reaches
  * max_tasks_per_worker hands over to a fresh thread; exited threads are
  * joined by whoever next takes the worker list in hand.
@@ -53,6 +52,7 @@ struct acx_executor {
     _Atomic uint32_t wake;  /* futex word of sleeping workers */
     _Atomic int spinning;   /* idle workers looking at QUEUED */
     int sleeping;           /* idle workers on the futex */
+    int waking;             /* of which woken by submit, not yet up */
     int nworkers;           /* started and not exited */
     int seq;                /* numbers thread names */
     int shutdown;
@@ -104,7 +104,14 @@ acx_executor *acx_executor_new(const acx_executor_opts *opts)
              ex->o.thread_name_prefix ? ex->o.thread_name_prefix
                                       : "acxpool");
     ex->o.thread_name_prefix = ex->prefix;
-    pthread_mutex_init(&ex->mu, NULL);
+    /* Held for a few instructions by the submitter and every worker: an
+     * adaptive mutex spins a little where a plain one would sleep in the
+     * kernel at each collision (most of a burst's cost). */
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&ex->mu, &a);
+    pthread_mutexattr_destroy(&a);
     return ex;
 }
 
@@ -149,8 +156,11 @@ static void futex_wake(_Atomic uint32_t *w, int n)
 /* Wake sleepers for queued work no spinning worker will take. */
 static int wake_needed(acx_executor *ex)
 {
-    return ex->sleeping > 0 &&
-           ex->count > (size_t)atomic_load(&ex->spinning);
+    if (ex->sleeping - ex->waking <= 0 ||
+        ex->count <= (size_t)atomic_load(&ex->spinning) + ex->waking)
+        return 0;
+    ex->waking++; /* one wake-up per item nobody is coming for */
+    return 1;
 }
 
 static void run_work(acx_executor *ex, struct work w)
@@ -172,11 +182,12 @@ static void run_work(acx_executor *ex, struct work w)
 }
 
 /* Idle, with MU held: spin, then sleep, until work or shutdown may have
- * come.  Returns with MU held. */
+ * come.  Returns with MU held.  One idle worker at a time spins: waking a
+ * sleeping thread costs the submitter a system call and the work tens of
+ * microseconds when its vCPU has gone idle, far more than small work
+ * takes; a second spinner would only take a CPU from the submitter. */
 static void worker_idle(acx_executor *ex)
 {
-    /* One spinner is enough to catch the next task at once; more would
-     * only take CPUs from the threads submitting work. */
     if (atomic_load(&ex->spinning) == 0) {
         atomic_fetch_add(&ex->spinning, 1);
         pthread_mutex_unlock(&ex->mu);
@@ -199,6 +210,8 @@ static void worker_idle(acx_executor *ex)
     syscall(SYS_futex, &ex->wake, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
     pthread_mutex_lock(&ex->mu);
     ex->sleeping--;
+    if (ex->waking > 0)
+        ex->waking--;
 }
 
 /* How many queued items a worker takes at once (MU held): one lock round

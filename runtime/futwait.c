@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -25,6 +26,7 @@ struct watcher;
 struct entry {
     struct watcher *w;
     size_t idx;
+    _Atomic int queued; /* its index is in the FIFO (or was taken) */
 };
 
 struct watcher {
@@ -53,6 +55,7 @@ static void on_done(acx_future *f, void *arg)
     pthread_mutex_lock(&w->mu);
     w->fifo[w->tail++] = e->idx;
     pthread_mutex_unlock(&w->mu);
+    atomic_store_explicit(&e->queued, 1, memory_order_release);
     atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
     syscall(SYS_futex, &w->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     watcher_unref(w);
@@ -71,8 +74,11 @@ static struct watcher *watcher_new(size_t n)
     w->n = n;
     atomic_init(&w->refs, 1);
     pthread_mutex_init(&w->mu, NULL);
-    for (size_t i = 0; i < n; i++)
-        w->ent[i] = (struct entry){w, i};
+    for (size_t i = 0; i < n; i++) {
+        w->ent[i].w = w;
+        w->ent[i].idx = i;
+        atomic_init(&w->ent[i].queued, 0);
+    }
     return w;
 }
 
@@ -234,6 +240,18 @@ static long fifo_take(struct watcher *w)
     return idx;
 }
 
+/* A future is done but its callback, running in the completing thread
+ * right now, has not queued it yet: it is "done by then" all the same. */
+static int callback_in_flight(const acx_futures_iter *it)
+{
+    for (size_t i = 0; i < it->w->n; i++)
+        if (!atomic_load_explicit(&it->w->ent[i].queued,
+                                  memory_order_acquire) &&
+            acx_future_done(it->futs[i]))
+            return 1;
+    return 0;
+}
+
 int acx_futures_iter_next(acx_futures_iter *it, acx_future **f)
 {
     if (f != NULL)
@@ -253,8 +271,11 @@ int acx_futures_iter_next(acx_futures_iter *it, acx_future **f)
             return (int)idx;
         }
         if (watcher_sleep(it->w, seen, it->has_deadline ? &it->until
-                                                        : NULL) < 0)
-            return -ETIMEDOUT;
+                                                        : NULL) < 0) {
+            if (!callback_in_flight(it))
+                return -ETIMEDOUT;
+            sched_yield();
+        }
     }
 }
 
