@@ -4,7 +4,7 @@
  * One mutex guards a ring of queued work and the worker list.  A worker
  * takes a few items per lock round trip when the queue is long (a small
  * share of it, so long tasks still spread over the workers).  An idle
- * worker spins a while on an atomic count of queued items (waking a
+ * worker spins a while on an atomic flag, queue not empty (waking a
  * sleeping thread costs tens of microseconds on an idle vCPU, more than
  * typical work), then sleeps on a futex word that submit bumps only for
  * an item that no spinning or already woken worker is coming for.  Workers start lazily,
@@ -48,7 +48,11 @@ struct acx_executor {
     pthread_mutex_t mu;
     struct work *ring;      /* queued work, a circular array */
     size_t cap, head, count;
-    _Atomic size_t queued;  /* == count, for spinning workers */
+    /* Whether COUNT > 0, for spinning workers, on a line of its own and
+     * written only when that changes: a spinner reading it must not slow
+     * down every push and pop of a burst. */
+    _Alignas(64) _Atomic int nonempty;
+    _Alignas(64) char after_nonempty;
     _Atomic uint32_t wake;  /* futex word of sleeping workers */
     _Atomic int spinning;   /* idle workers looking at QUEUED */
     int sleeping;           /* idle workers on the futex */
@@ -133,7 +137,8 @@ static int ring_push(acx_executor *ex, struct work w)
     }
     ex->ring[(ex->head + ex->count) % ex->cap] = w;
     ex->count++;
-    atomic_store_explicit(&ex->queued, ex->count, memory_order_release);
+    if (ex->count == 1)
+        atomic_store_explicit(&ex->nonempty, 1, memory_order_release);
     return 0;
 }
 
@@ -142,7 +147,8 @@ static struct work ring_pop(acx_executor *ex)
     struct work w = ex->ring[ex->head];
     ex->head = (ex->head + 1) % ex->cap;
     ex->count--;
-    atomic_store_explicit(&ex->queued, ex->count, memory_order_relaxed);
+    if (ex->count == 0)
+        atomic_store_explicit(&ex->nonempty, 0, memory_order_relaxed);
     return w;
 }
 
@@ -193,7 +199,7 @@ static void worker_idle(acx_executor *ex)
         pthread_mutex_unlock(&ex->mu);
         int64_t until = mono_ns() + IDLE_SPIN_NS;
         for (int i = 0;; i++) {
-            if (atomic_load_explicit(&ex->queued, memory_order_acquire) > 0)
+            if (atomic_load_explicit(&ex->nonempty, memory_order_acquire))
                 break;
             ACX__CPU_RELAX();
             if ((i & 63) == 63 && mono_ns() > until)
@@ -391,7 +397,8 @@ acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
         if (spawn_locked(ex) < 0 && ex->nworkers == 0) {
             /* No worker can run it: take it back (it is the last). */
             ex->count--;
-            atomic_store(&ex->queued, ex->count);
+            if (ex->count == 0)
+                atomic_store(&ex->nonempty, 0);
             pthread_mutex_unlock(&ex->mu);
             acx_future_unref(f);
             acx_future_unref(f);
