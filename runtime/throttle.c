@@ -534,8 +534,11 @@ struct th_frame {
     ((struct th_frame *)(void *)((char *)(p) -                             \
                                  offsetof(struct th_frame, field)))
 
+static void th_frame_post_late(acx__post *p, int discard);
+
 /* On the loop thread: admitted if the slot has come, else (re)arm the
- * timer at it.  Returns 1 when admitted (the task was readied). */
+ * timer at it.  Returns 1 when admitted (the task was readied, or will be
+ * when a post in flight arrives). */
 static int th_frame_check(struct th_frame *f)
 {
     acx_throttle *t = f->t;
@@ -552,7 +555,14 @@ static int th_frame_check(struct th_frame *f)
         acx__cbtimer_disarm(&f->timer);
         f->acx__ret = st;
         f->loop->external--;
-        acx__ready(f->self);
+        /* A rate change may have posted this frame before we unlinked it:
+         * the frame must outlive that post, so the task resumes when the
+         * post arrives.  (Wakes come only to linked waiters, under t->mu,
+         * so no post can follow the unlink.) */
+        if (atomic_load(&f->posted))
+            f->post.run = th_frame_post_late;
+        else
+            acx__ready(f->self);
         return 1;
     }
     int64_t delay = th_slot_ns(slot, th_ticks_of_ns(now_ns), now_ns) - now_ns;
