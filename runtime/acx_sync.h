@@ -478,13 +478,28 @@ struct acx__qent {
     int prio;
     uint64_t seq; /* arrival order: FIFO among equal priorities */
 };
-struct acx_queue {
+
+/* The item store both queues use (this async one and the blocking
+ * acx_bqueue): a ring (FIFO), a stack (LIFO) or a binary min-heap by
+ * (priority, arrival) (PRIORITY); capacity a power of two, grown by
+ * doubling.  Private (store.c). */
+typedef struct acx__store {
     void **ring;            /* FIFO: a ring; LIFO: a stack */
     struct acx__qent *heap; /* PRIORITY: a binary min-heap */
     size_t cap, head, n;    /* cap: a power of two; head: FIFO's oldest */
-    size_t maxsize;         /* 0: unbounded */
     uint64_t seq;
-    int kind;               /* ACX_QUEUE_* */
+    int kind;               /* 0 FIFO, 1 LIFO, 2 PRIORITY */
+} acx__store;
+
+/* Add ITEM (0, or -ENOMEM when it had to grow and could not); take the
+ * next item (N > 0); free the storage (not the items). */
+int acx__store_push(acx__store *s, void *item, int prio);
+void *acx__store_pop(acx__store *s);
+void acx__store_free(acx__store *s);
+
+struct acx_queue {
+    acx__store st;          /* the items; st.kind is ACX_QUEUE_* */
+    size_t maxsize;         /* 0: unbounded */
     int shutdown;
     unsigned long unfinished; /* put and not yet task_done */
     acx__waitq getters, putters, joiners;
@@ -656,15 +671,15 @@ int acx__queue_get_slow(acx_coro *c);
 
 static inline void acx__queue_ring_push(acx_queue *q, void *item)
 {
-    q->ring[(q->head + q->n) & (q->cap - 1)] = item;
-    q->n++;
+    q->st.ring[(q->st.head + q->st.n) & (q->st.cap - 1)] = item;
+    q->st.n++;
 }
 
 static inline void *acx__queue_ring_pop(acx_queue *q)
 {
-    void *item = q->ring[q->head];
-    q->head = (q->head + 1) & (q->cap - 1);
-    q->n--;
+    void *item = q->st.ring[q->st.head];
+    q->st.head = (q->st.head + 1) & (q->st.cap - 1);
+    q->st.n--;
     return item;
 }
 
@@ -675,10 +690,10 @@ static inline int acx__body_acx_queue_get(acx_coro *c)
     acx_queue *q = f->queue;
     acx_task *t = acx__cur_task;
     if (__builtin_expect(f->acx__state != 0 || q == 0 ||
-                             q->kind != ACX_QUEUE_FIFO,
+                             q->st.kind != ACX_QUEUE_FIFO,
                          0))
         return acx__queue_get_slow(c);
-    if (q->n != 0) {
+    if (q->st.n != 0) {
         void *item = acx__queue_ring_pop(q);
         if (f->out != 0)
             *f->out = item;
@@ -710,7 +725,7 @@ static inline int acx__body_acx_queue_put(acx_coro *c)
     acx_queue *q = f->queue;
     acx_task *t = acx__cur_task;
     if (__builtin_expect(f->acx__state != 0 || q == 0 || q->shutdown ||
-                             q->kind != ACX_QUEUE_FIFO,
+                             q->st.kind != ACX_QUEUE_FIFO,
                          0))
         return acx__queue_put_slow(c);
     acx__wnode *g = acx__waitq_pop(&q->getters);
@@ -725,8 +740,8 @@ static inline int acx__body_acx_queue_put(acx_coro *c)
         acx__waitq_wake(g->task);
         return ACX__DONE;
     }
-    if (q->maxsize == 0 || q->n < q->maxsize) {
-        if (__builtin_expect(q->n == q->cap, 0))
+    if (q->maxsize == 0 || q->st.n < q->maxsize) {
+        if (__builtin_expect(q->st.n == q->st.cap, 0))
             return acx__queue_put_slow(c); /* the ring must grow */
         acx__queue_ring_push(q, f->item);
         q->unfinished++;

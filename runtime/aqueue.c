@@ -20,7 +20,6 @@
 #include "acx_waitq.h"
 
 /* struct acx_queue is in acx_sync.h, for the inline FIFO paths. */
-typedef struct acx__qent qent;
 
 typedef struct acx__frame_acx_queue_put put_frame;
 typedef struct acx__frame_acx_queue_get get_frame;
@@ -36,103 +35,6 @@ _Static_assert(sizeof(struct acx__frame_acx_queue_put) ==
 
 /* ---- the store ------------------------------------------------------------ */
 
-static int heap_less(const qent *a, const qent *b)
-{
-    return a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq);
-}
-
-static void heap_up(qent *v, size_t i)
-{
-    qent e = v[i];
-    while (i > 0 && heap_less(&e, &v[(i - 1) / 2])) {
-        v[i] = v[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    v[i] = e;
-}
-
-static void heap_down(qent *v, size_t n, size_t i)
-{
-    qent e = v[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && heap_less(&v[c + 1], &v[c]))
-            c++;
-        if (!heap_less(&v[c], &e))
-            break;
-        v[i] = v[c];
-        i = c;
-    }
-    v[i] = e;
-}
-
-/* Double the store; the ring is straightened out on the way (its
- * capacity stays a power of two, so slots are index & (cap - 1)). */
-static int store_grow(acx_queue *q)
-{
-    size_t cap = q->cap ? q->cap * 2 : 8;
-    if (q->kind == ACX_QUEUE_PRIORITY) {
-        qent *h = realloc(q->heap, cap * sizeof *h);
-        if (h == NULL)
-            return -ENOMEM;
-        q->heap = h;
-    } else {
-        void **v = malloc(cap * sizeof *v);
-        if (v == NULL)
-            return -ENOMEM;
-        for (size_t i = 0; i < q->n; i++)
-            v[i] = q->ring[(q->head + i) & (q->cap - 1)];
-        free(q->ring);
-        q->ring = v;
-        q->head = 0;
-    }
-    q->cap = cap;
-    return 0;
-}
-
-static inline __attribute__((always_inline)) int
-store_push(acx_queue *q, void *item, int prio)
-{
-    if (q->n == q->cap) {
-        int err = store_grow(q);
-        if (err)
-            return err;
-    }
-    switch (q->kind) {
-    case ACX_QUEUE_FIFO:
-        acx__queue_ring_push(q, item);
-        return 0;
-    case ACX_QUEUE_LIFO:
-        q->ring[q->n++] = item;
-        return 0;
-    default: {
-        qent e = {item, prio, q->seq++};
-        q->heap[q->n] = e;
-        heap_up(q->heap, q->n++);
-        return 0;
-    }
-    }
-}
-
-static inline __attribute__((always_inline)) void *store_pop(acx_queue *q)
-{
-    void *item;
-    switch (q->kind) {
-    case ACX_QUEUE_FIFO:
-        return acx__queue_ring_pop(q);
-    case ACX_QUEUE_LIFO:
-        return q->ring[--q->n];
-    default:
-        item = q->heap[0].item;
-        q->heap[0] = q->heap[--q->n];
-        if (q->n > 0)
-            heap_down(q->heap, q->n, 0);
-        return item;
-    }
-}
-
 /* ---- creation ------------------------------------------------------------ */
 
 acx_queue *acx_queue_new(int kind, size_t maxsize, const char *name)
@@ -145,7 +47,7 @@ acx_queue *acx_queue_new(int kind, size_t maxsize, const char *name)
     acx_queue *q = calloc(1, sizeof *q);
     if (q == NULL)
         return NULL;
-    q->kind = kind;
+    q->st.kind = kind;
     q->maxsize = maxsize;
     if (name != NULL && (q->name = strdup(name)) == NULL) {
         free(q);
@@ -156,8 +58,8 @@ acx_queue *acx_queue_new(int kind, size_t maxsize, const char *name)
 
 static void drop_all(acx_queue *q)
 {
-    while (q->n > 0) {
-        void *item = store_pop(q);
+    while (q->st.n > 0) {
+        void *item = acx__store_pop(&q->st);
         if (q->drop != NULL)
             q->drop(item, q->drop_arg);
         if (q->unfinished > 0)
@@ -172,8 +74,7 @@ int acx_queue_free(acx_queue *q)
     if (q->getters.n || q->putters.n || q->joiners.n)
         return -EBUSY;
     drop_all(q);
-    free(q->ring);
-    free(q->heap);
+    acx__store_free(&q->st);
     free(q->name);
     free(q);
     return 0;
@@ -223,9 +124,9 @@ static inline __attribute__((always_inline)) int put_now(acx_queue *q, void *ite
         acx__waitq_wake(g->task); /* its frame says 0 */
         return 0;
     }
-    if (q->maxsize != 0 && q->n >= q->maxsize)
+    if (q->maxsize != 0 && q->st.n >= q->maxsize)
         return -EAGAIN;
-    int err = store_push(q, item, prio);
+    int err = acx__store_push(&q->st, item, prio);
     if (err)
         return err;
     q->unfinished++;
@@ -240,16 +141,16 @@ static inline __attribute__((always_inline)) void refill(acx_queue *q)
         return;
     put_frame *pf = ACX__WNODE_FRAME(p, put_frame, node);
     /* cannot fail: the store held this many items a moment ago */
-    (void)store_push(q, pf->item, pf->prio);
+    (void)acx__store_push(&q->st, pf->item, pf->prio);
     q->unfinished++;
     acx__waitq_wake(p->task);
 }
 
 static inline __attribute__((always_inline)) int get_now(acx_queue *q, void **out)
 {
-    if (q->n == 0)
+    if (q->st.n == 0)
         return q->shutdown ? -ESHUTDOWN : -EAGAIN;
-    void *item = store_pop(q);
+    void *item = acx__store_pop(&q->st);
     if (out != NULL)
         *out = item;
     refill(q);
@@ -292,9 +193,9 @@ static int queue_describe(const acx_queue *q, const char *op, char *buf,
     if (q->maxsize != 0)
         snprintf(max, sizeof max, "%zu", q->maxsize);
     if (q->name != NULL)
-        return snprintf(buf, size, "queue '%s' %zu/%s %s%s", q->name, q->n,
+        return snprintf(buf, size, "queue '%s' %zu/%s %s%s", q->name, q->st.n,
                         max, op, q->shutdown ? " (shut down)" : "");
-    return snprintf(buf, size, "queue %p %zu/%s %s%s", (const void *)q, q->n,
+    return snprintf(buf, size, "queue %p %zu/%s %s%s", (const void *)q, q->st.n,
                     max, op, q->shutdown ? " (shut down)" : "");
 }
 
@@ -461,17 +362,17 @@ int acx_queue_shutdown(acx_queue *q, int immediate)
 
 size_t acx_queue_qsize(const acx_queue *q)
 {
-    return q != NULL ? q->n : 0;
+    return q != NULL ? q->st.n : 0;
 }
 
 int acx_queue_empty(const acx_queue *q)
 {
-    return q == NULL || q->n == 0;
+    return q == NULL || q->st.n == 0;
 }
 
 int acx_queue_full(const acx_queue *q)
 {
-    return q != NULL && q->maxsize != 0 && q->n >= q->maxsize;
+    return q != NULL && q->maxsize != 0 && q->st.n >= q->maxsize;
 }
 
 size_t acx_queue_maxsize(const acx_queue *q)

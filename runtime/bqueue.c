@@ -56,22 +56,11 @@ typedef struct bq_list {
     size_t n;
 } bq_list;
 
-typedef struct bq_ent {
-    void *item;
-    int prio;
-    uint64_t seq; /* arrival order: FIFO among equal priorities */
-} bq_ent;
-
 struct acx_bqueue {
     pthread_mutex_t mu;
-    int kind;         /* ACX_BQUEUE_* */
+    acx__store st;    /* the items (store.c); st.kind is ACX_BQUEUE_* */
     int shutdown;
     size_t maxsize;   /* 0: unbounded */
-    size_t n, cap;    /* items, slots (cap a power of two) */
-    size_t head;      /* FIFO: the oldest item's slot */
-    void **ring;      /* FIFO: a ring; LIFO: a stack */
-    bq_ent *heap;     /* PRIORITY: a binary min-heap by (prio, seq) */
-    uint64_t seq;
     size_t unfinished; /* put and not yet task_done */
     bq_list getters, putters, joiners;
     void (*drop)(void *item, void *arg);
@@ -167,105 +156,12 @@ static void grant_all(bq_list *l, int result)
 
 /* ---- the store ------------------------------------------------------------ */
 
-static int ent_less(const bq_ent *a, const bq_ent *b)
-{
-    return a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq);
-}
-
-static void heap_up(bq_ent *v, size_t i)
-{
-    bq_ent e = v[i];
-    while (i > 0 && ent_less(&e, &v[(i - 1) / 2])) {
-        v[i] = v[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    v[i] = e;
-}
-
-static void heap_down(bq_ent *v, size_t n)
-{
-    bq_ent e = v[0];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && ent_less(&v[c + 1], &v[c]))
-            c++;
-        if (!ent_less(&v[c], &e))
-            break;
-        v[i] = v[c];
-        i = c;
-    }
-    v[i] = e;
-}
-
-/* Double the store (the ring is straightened on the way, so its slots
- * stay index & (cap - 1)). */
-static int store_grow(acx_bqueue *q)
-{
-    size_t cap = q->cap ? q->cap * 2 : 16;
-    if (q->kind == ACX_BQUEUE_PRIORITY) {
-        bq_ent *h = realloc(q->heap, cap * sizeof *h);
-        if (h == NULL)
-            return -ENOMEM;
-        q->heap = h;
-    } else {
-        void **v = malloc(cap * sizeof *v);
-        if (v == NULL)
-            return -ENOMEM;
-        for (size_t i = 0; i < q->n; i++)
-            v[i] = q->ring[(q->head + i) & (q->cap - 1)];
-        free(q->ring);
-        q->ring = v;
-        q->head = 0;
-    }
-    q->cap = cap;
-    return 0;
-}
-
-static int store_push(acx_bqueue *q, void *item, int prio)
-{
-    if (q->n == q->cap) {
-        int err = store_grow(q);
-        if (err)
-            return err;
-    }
-    if (q->kind == ACX_BQUEUE_FIFO) {
-        q->ring[(q->head + q->n) & (q->cap - 1)] = item;
-    } else if (q->kind == ACX_BQUEUE_LIFO) {
-        q->ring[q->n] = item;
-    } else {
-        q->heap[q->n] = (bq_ent){item, prio, q->seq++};
-        heap_up(q->heap, q->n);
-    }
-    q->n++;
-    return 0;
-}
-
-static void *store_pop(acx_bqueue *q)
-{
-    void *item;
-    q->n--;
-    if (q->kind == ACX_BQUEUE_FIFO) {
-        item = q->ring[q->head];
-        q->head = (q->head + 1) & (q->cap - 1);
-    } else if (q->kind == ACX_BQUEUE_LIFO) {
-        item = q->ring[q->n];
-    } else {
-        item = q->heap[0].item;
-        q->heap[0] = q->heap[q->n];
-        if (q->n > 0)
-            heap_down(q->heap, q->n);
-    }
-    return item;
-}
 
 /* Discard every stored item, each counting as done. */
 static void drop_all(acx_bqueue *q)
 {
-    while (q->n > 0) {
-        void *item = store_pop(q);
+    while (q->st.n > 0) {
+        void *item = acx__store_pop(&q->st);
         if (q->drop != NULL)
             q->drop(item, q->drop_arg);
         if (q->unfinished > 0)
@@ -286,9 +182,9 @@ static int put_now(acx_bqueue *q, void *item, int prio, bq_wake *wk)
         grant(&q->getters, q->getters.head, 0, wk);
         return 0;
     }
-    if (q->maxsize != 0 && q->n >= q->maxsize)
+    if (q->maxsize != 0 && q->st.n >= q->maxsize)
         return -EAGAIN;
-    int err = store_push(q, item, prio);
+    int err = acx__store_push(&q->st, item, prio);
     if (err)
         return err;
     q->unfinished++;
@@ -299,15 +195,15 @@ static int put_now(acx_bqueue *q, void *item, int prio, bq_wake *wk)
  * -EAGAIN when empty, -ESHUTDOWN when also shut down. */
 static int get_now(acx_bqueue *q, void **out, bq_wake *wk)
 {
-    if (q->n == 0)
+    if (q->st.n == 0)
         return q->shutdown ? -ESHUTDOWN : -EAGAIN;
-    void *item = store_pop(q);
+    void *item = acx__store_pop(&q->st);
     if (out != NULL)
         *out = item;
     bq_waiter *p = q->putters.head;
     if (p != NULL) {
         /* cannot fail: the store held this many items a moment ago */
-        (void)store_push(q, p->item, p->prio);
+        (void)acx__store_push(&q->st, p->item, p->prio);
         q->unfinished++;
         grant(&q->putters, p, 0, wk);
     }
@@ -382,7 +278,7 @@ acx_bqueue *acx_bqueue_new(int kind, size_t maxsize)
         errno = ENOMEM;
         return NULL;
     }
-    q->kind = kind;
+    q->st.kind = kind;
     q->maxsize = maxsize;
     return q;
 }
@@ -399,8 +295,7 @@ int acx_bqueue_free(acx_bqueue *q)
     drop_all(q);
     pthread_mutex_unlock(&q->mu);
     pthread_mutex_destroy(&q->mu);
-    free(q->ring);
-    free(q->heap);
+    acx__store_free(&q->st);
     free(q);
     return 0;
 }
@@ -527,7 +422,7 @@ size_t acx_bqueue_qsize(acx_bqueue *q)
     if (q == NULL)
         return 0;
     pthread_mutex_lock(&q->mu);
-    size_t n = q->n;
+    size_t n = q->st.n;
     pthread_mutex_unlock(&q->mu);
     return n;
 }
