@@ -8,6 +8,7 @@
 #define ACX_INTERNAL_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "acx.h"
@@ -326,16 +327,27 @@ static inline void acx__ready(acx_task *t)
     acx__ready_task(t);
 }
 
-/* Park the running task in leaf frame C whose result is already in place
- * (or will be written there by whoever wakes the task): the task resumes
- * straight in C's parent, which reads the result, saving a call into the
- * leaf that would only return.  A leaf without a parent (a task root) is
- * resumed itself and must finish from its state. */
-static inline int acx__park_leaf(acx_coro *c)
-{
-    acx__cur_task->top = c->parent ? c->parent : c;
-    return ACX__SUSPEND;
-}
+/* The info of a hand-written leaf whose frame TYPE holds `int acx__ret`:
+ * defines STORAGE const acx__info VAR (STORAGE empty or static) and its
+ * int view of the result.  Every runtime leaf uses it. */
+#define ACX__LEAF_INFO_AS(storage, var, type, fname, body_fn, cancel_fn,   \
+                          describe_fn)                                     \
+    static int var##_result(const acx_coro *c)                             \
+    {                                                                      \
+        return ((const type *)c)->acx__ret;                                \
+    }                                                                      \
+    storage const acx__info var = {                                        \
+        .body = body_fn,                                                   \
+        .name = fname,                                                     \
+        .file = "<runtime>",                                               \
+        .size = sizeof(type),                                              \
+        .ret_offset = offsetof(type, acx__ret),                            \
+        .ret_size = sizeof(int),                                           \
+        .result_int = var##_result,                                        \
+        .align = _Alignof(type),                                           \
+        .cancel = cancel_fn,                                               \
+        .describe = describe_fn,                                           \
+    }
 
 int acx__registry_add(acx_loop *l, acx_task *t);
 void acx__registry_del(acx_loop *l, acx_task *t);

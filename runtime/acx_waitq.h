@@ -32,23 +32,9 @@ static inline int acx__waitq_park(acx__waitq *q, acx__wnode *n, acx_coro *c)
     return ACX__SUSPEND;
 }
 
-/* The info of a hand-written leaf of frame TYPE (as leaves.c's). */
+/* The info acx__info_FN of a sync leaf of frame TYPE (acx_internal.h). */
 #define ACX__SYNC_LEAF_INFO(fn, type, body_fn, cancel_fn, describe_fn)     \
-    static int fn##_result(const acx_coro *c)                              \
-    {                                                                      \
-        return ((const type *)c)->acx__ret;                                \
-    }                                                                      \
-    const acx__info acx__info_##fn = {                                     \
-        .body = body_fn,                                                   \
-        .name = #fn,                                                       \
-        .file = "<runtime>",                                               \
-        .size = sizeof(type),                                              \
-        .ret_offset = offsetof(type, acx__ret),                            \
-        .ret_size = sizeof(int),                                           \
-        .result_int = fn##_result,                                         \
-        .align = _Alignof(type),                                           \
-        .cancel = cancel_fn,                                               \
-        .describe = describe_fn,                                           \
-    }
+    ACX__LEAF_INFO_AS(, acx__info_##fn, type, #fn, body_fn, cancel_fn,     \
+                      describe_fn)
 
 #endif

@@ -429,23 +429,8 @@ static int fut_describe(const acx_coro *c, char *buf, size_t size)
     return snprintf(buf, size, "future %p", (void *)fr->f);
 }
 
-static int fut_result(const acx_coro *c)
-{
-    return ((const struct fut_frame *)c)->acx__ret;
-}
-
-static const acx__info fut_info = {
-    .body = fut_body,
-    .name = "acx_future_await",
-    .file = "<runtime>",
-    .size = sizeof(struct fut_frame),
-    .ret_offset = offsetof(struct fut_frame, acx__ret),
-    .ret_size = sizeof(int),
-    .result_int = fut_result,
-    .align = _Alignof(struct fut_frame),
-    .cancel = fut_cancel,
-    .describe = fut_describe,
-};
+ACX__LEAF_INFO_AS(static, fut_info, struct fut_frame, "acx_future_await",
+                  fut_body, fut_cancel, fut_describe);
 
 acx_coro *acx_future_await(acx_future *f, void **value)
 {

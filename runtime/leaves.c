@@ -16,26 +16,10 @@
 
 #include "acx_internal.h"
 
+/* The info acx__info_FN of the leaf FN (body acx__body_FN). */
 #define ACX__LEAF_INFO(fn, type, cancel_fn, describe_fn)                   \
-    static int fn##_result(const acx_coro *c)                              \
-    {                                                                      \
-        return ((const type *)c)->acx__ret;                                \
-    }                                                                      \
-    const acx__info acx__info_##fn = {                                     \
-        .body = acx__body_##fn,                                            \
-        .name = #fn,                                                       \
-        .file = "<runtime>",                                               \
-        .line = 0,                                                         \
-        .size = sizeof(type),                                              \
-        .nsites = 0,                                                       \
-        .sites = NULL,                                                     \
-        .ret_offset = offsetof(type, acx__ret),                            \
-        .ret_size = sizeof(((type *)0)->acx__ret),                         \
-        .result_int = fn##_result,                                         \
-        .align = _Alignof(type),                                           \
-        .cancel = cancel_fn,                                               \
-        .describe = describe_fn,                                           \
-    }
+    ACX__LEAF_INFO_AS(, acx__info_##fn, type, #fn, acx__body_##fn,         \
+                      cancel_fn, describe_fn)
 
 /* A boxed, unstarted frame of TYPE for INFO, or NULL. */
 #define LEAF_NEW(type, info) ((type *)(void *)acx__coro_alloc(sizeof(type), info))
@@ -362,21 +346,8 @@ static int wait_for_body(acx_coro *c)
     return ACX__DONE;
 }
 
-static int wait_for_result(const acx_coro *c)
-{
-    return ((const struct wait_for_frame *)c)->acx__ret;
-}
-
-static const acx__info wait_for_info = {
-    .body = wait_for_body,
-    .name = "acx_wait_for",
-    .file = "<runtime>",
-    .size = sizeof(struct wait_for_frame),
-    .ret_offset = offsetof(struct wait_for_frame, acx__ret),
-    .ret_size = sizeof(int),
-    .result_int = wait_for_result,
-    .align = _Alignof(struct wait_for_frame),
-};
+ACX__LEAF_INFO_AS(static, wait_for_info, struct wait_for_frame,
+                  "acx_wait_for", wait_for_body, NULL, NULL);
 
 static struct wait_for_frame *wait_for_new(int64_t ms)
 {

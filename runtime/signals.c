@@ -614,21 +614,8 @@ static int send_body(acx_coro *co)
     return send_finish(f, 0);
 }
 
-static int send_result(const acx_coro *c)
-{
-    return ((const struct send_frame *)c)->acx__ret;
-}
-
-static const acx__info send_info = {
-    .body = send_body,
-    .name = "acx_signal_send_async",
-    .file = "<runtime>",
-    .size = sizeof(struct send_frame),
-    .ret_offset = offsetof(struct send_frame, acx__ret),
-    .ret_size = sizeof(int),
-    .result_int = send_result,
-    .align = _Alignof(struct send_frame),
-};
+ACX__LEAF_INFO_AS(static, send_info, struct send_frame,
+                  "acx_signal_send_async", send_body, NULL, NULL);
 
 acx_coro *acx_signal_send_async(acx_signal *s, const void *sender,
                                 void *payload, acx_signal_result *results,

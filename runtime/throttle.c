@@ -694,23 +694,9 @@ static int th_frame_body(acx_coro *c)
     return ACX__SUSPEND;
 }
 
-static int th_frame_result(const acx_coro *c)
-{
-    return ((const struct th_frame *)c)->acx__ret;
-}
-
-static const acx__info th_frame_info = {
-    .body = th_frame_body,
-    .name = "acx_throttle_wait",
-    .file = "<runtime>",
-    .size = sizeof(struct th_frame),
-    .ret_offset = offsetof(struct th_frame, acx__ret),
-    .ret_size = sizeof(int),
-    .result_int = th_frame_result,
-    .align = _Alignof(struct th_frame),
-    .cancel = th_frame_cancel,
-    .describe = th_frame_describe,
-};
+ACX__LEAF_INFO_AS(static, th_frame_info, struct th_frame,
+                  "acx_throttle_wait", th_frame_body, th_frame_cancel,
+                  th_frame_describe);
 
 acx_coro *acx_throttle_wait(acx_throttle *t, double n)
 {
