@@ -104,16 +104,21 @@ static long find_nth(const char *line, const char *text, size_t n, int k)
     return -1;
 }
 
-int diag_column(acx_src *s, uint32_t tok)
+/* The source line of token TOK (malloc'd, NULL when unreadable) and its
+ * 1-based column in *COL (1 when the line is unreadable); *LEN is set to
+ * 1 when the token is not on the line as written (a macro's expansion). */
+static char *locate(acx_src *s, uint32_t tok, int *col_out,
+                    uint32_t *len_out)
 {
+    *col_out = 1;
     if (tok >= s->ntoks)
-        return 1;
+        return NULL;
     acx_tok *t = &s->toks[tok];
     const char *path = s->files && t->file < s->nfiles ? s->files[t->file]
                                                         : s->path;
     char *line = read_line(path, t->line);
     if (!line)
-        return 1;
+        return NULL;
     /* how many earlier tokens on the same line have the same text */
     int k = 0;
     for (uint32_t i = tok; i-- > 0;) {
@@ -131,13 +136,22 @@ int diag_column(acx_src *s, uint32_t tok)
         col = find_nth(line, text, t->len, k);
     }
     if (col < 0) { /* from a macro: point at the line's start */
+        *len_out = 1;
         col = 0;
         while (line[col] == ' ' || line[col] == '\t')
             col++;
     }
     free(text);
-    free(line);
-    return (int)col + 1;
+    *col_out = (int)col + 1;
+    return line;
+}
+
+int diag_column(acx_src *s, uint32_t tok)
+{
+    int col;
+    uint32_t len;
+    free(locate(s, tok, &col, &len));
+    return col;
 }
 
 struct diag_held {
@@ -187,50 +201,147 @@ static void hold(acx_src *s, uint32_t key, char *text)
     s->held[s->nheld++].text = text;
 }
 
-static void emit_to(FILE *out, const char *path, uint32_t line, int col,
-                    const char *sev, const char *fmt, va_list ap, int json);
+/* Where a diagnostic points: file, line, column, the source line's text
+ * (NULL when it cannot be read) and how many columns to underline. */
+typedef struct {
+    const char *path;
+    uint32_t line;
+    int col;
+    const char *text;
+    uint32_t len;
+} diag_loc;
 
-static void emit(acx_src *s, uint32_t key, const char *path, uint32_t line,
-                 int col, const char *sev, const char *fmt, va_list ap)
+static void emit_to(FILE *out, const acx_src *s, const diag_loc *at,
+                    const char *sev, const char *fmt, va_list ap);
+
+static void emit(acx_src *s, uint32_t key, const diag_loc *at,
+                 const char *sev, const char *fmt, va_list ap)
 {
     if (s->sorted) {
         char *text = NULL;
         size_t n = 0;
         FILE *m = open_memstream(&text, &n);
         if (m) {
-            emit_to(m, path, line, col, sev, fmt, ap, s->json);
+            emit_to(m, s, at, sev, fmt, ap);
             fclose(m);
             hold(s, key, text);
             return;
         }
     }
-    emit_to(s->err ? s->err : stderr, path, line, col, sev, fmt, ap,
-            s->json);
+    emit_to(s->err ? s->err : stderr, s, at, sev, fmt, ap);
 }
 
-static void emit_to(FILE *out, const char *path, uint32_t line, int col,
-                    const char *sev, const char *fmt, va_list ap, int json)
+static void json_string(FILE *out, const char *p)
+{
+    fputc('"', out);
+    for (; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if ((unsigned char)*p < 0x20)
+            fprintf(out, "\\u%04x", (unsigned char)*p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void emit_json(FILE *out, const diag_loc *at, const char *sev,
+                      const char *msg)
+{
+    fputs("{\"file\":", out);
+    json_string(out, at->path);
+    fprintf(out, ",\"line\":%u,\"column\":%d,\"severity\":\"%s\","
+                 "\"message\":", at->line, at->col, sev);
+    json_string(out, msg);
+    fputs("}\n", out);
+}
+
+/* gcc's colours (GCC_COLORS' defaults): locus bold, error bold red,
+ * warning bold magenta, caret bold green. */
+#define C_BOLD "\33[01m"
+#define C_ERROR "\33[01;31m"
+#define C_WARN "\33[01;35m"
+#define C_CARET "\33[01;32m"
+#define C_END "\33[m"
+
+/* The source line under the message, as gcc prints it:
+ *     12 |     await f(x);
+ *        |     ^~~~~
+ * Tabs are expanded to 8-column stops so the caret lines up on any
+ * terminal; the underline covers the token, clipped to the line. */
+/* Length of the valid UTF-8 sequence at P (of at most N bytes), 0 when
+ * the bytes there are not one. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+               : p[0] >= 0xe0 ? 3
+               : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : 0;
+    if (len == 0 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* The source line under the message, as gcc prints it:
+ *     12 |     await f(x);
+ *        |     ^~~~~
+ * Tabs are expanded to 8-column stops so the caret lines up on any
+ * terminal; a control byte or a byte that is not UTF-8 is shown as '?'
+ * (never sent raw to the terminal); the underline covers the token,
+ * clipped to the line. */
+static void emit_caret(FILE *out, const diag_loc *at, int color)
+{
+    char gutter[16];
+    int w = snprintf(gutter, sizeof gutter, "%5u", at->line);
+    const unsigned char *t = (const unsigned char *)at->text;
+    int vcol = 0, caret_at = -1;
+    size_t n = strlen(at->text), start = (size_t)(at->col - 1);
+    fprintf(out, "%s |%s", gutter, n ? " " : "");
+    for (size_t i = 0, step; i < n; i += step) {
+        if (caret_at < 0 && i >= start)
+            caret_at = vcol;
+        step = t[i] >= 0x80 ? utf8_len(t + i, n - i) : 1;
+        if (t[i] == '\t') {
+            do
+                fputc(' ', out);
+            while (++vcol % 8);
+        } else if (step == 0 || t[i] < 0x20 || t[i] == 0x7f) {
+            fputc('?', out);
+            vcol++;
+            step = 1;
+        } else {
+            fwrite(t + i, 1, step, out);
+            vcol++;
+        }
+    }
+    if (caret_at < 0)
+        caret_at = vcol; /* past the end: the caret goes after the text */
+    fprintf(out, "\n%*s | %*s%s^", w, "", caret_at, "", color ? C_CARET : "");
+    for (uint32_t i = 1; i < at->len && start + i < n; i++)
+        fputc('~', out);
+    fprintf(out, "%s\n", color ? C_END : "");
+}
+
+static void emit_to(FILE *out, const acx_src *s, const diag_loc *at,
+                    const char *sev, const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    if (json) {
-        fprintf(out, "{\"file\":\"");
-        for (const char *p = path; *p; p++)
-            fprintf(out, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-        fprintf(out, "\",\"line\":%u,\"column\":%d,\"severity\":\"%s\","
-                     "\"message\":\"", line, col, sev);
-        for (const char *p = msg; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                fprintf(out, "\\%c", *p);
-            else if ((unsigned char)*p < 0x20)
-                fprintf(out, "\\u%04x", (unsigned char)*p);
-            else
-                fputc(*p, out);
-        }
-        fprintf(out, "\"}\n");
+    if (s->json) {
+        emit_json(out, at, sev, msg);
         return;
     }
-    fprintf(out, "%s:%u:%d: %s: %s\n", path, line, col, sev, msg);
+    if (s->color)
+        fprintf(out, C_BOLD "%s:%u:%d:" C_END " %s%s:" C_END " %s\n",
+                at->path, at->line, at->col,
+                sev[0] == 'e' ? C_ERROR : C_WARN, sev, msg);
+    else
+        fprintf(out, "%s:%u:%d: %s: %s\n", at->path, at->line, at->col, sev,
+                msg);
+    if (s->caret && at->text)
+        emit_caret(out, at, s->color);
 }
 
 static uint32_t tok_key(acx_src *s, uint32_t tok)
@@ -248,9 +359,12 @@ static const char *tok_path(acx_src *s, uint32_t tok)
 static void diag_tok(acx_src *s, uint32_t tok, const char *sev,
                      const char *fmt, va_list ap)
 {
-    uint32_t line = tok < s->ntoks ? s->toks[tok].line : 1;
-    emit(s, tok_key(s, tok), tok_path(s, tok), line, diag_column(s, tok), sev,
-         fmt, ap);
+    diag_loc at = {tok_path(s, tok), tok < s->ntoks ? s->toks[tok].line : 1,
+                   1, NULL, tok < s->ntoks ? s->toks[tok].len : 1};
+    char *text = locate(s, tok, &at.col, &at.len);
+    at.text = text;
+    emit(s, tok_key(s, tok), &at, sev, fmt, ap);
+    free(text);
 }
 
 void diag_error(acx_src *s, uint32_t tok, const char *fmt, ...)
@@ -283,10 +397,13 @@ void diag_error_at(acx_src *s, uint32_t off, uint16_t file, uint32_t line,
     uint32_t b = off;
     while (b > 0 && s->buf[b - 1] != '\n')
         b--;
+    diag_loc at = {s->files && file < s->nfiles ? s->files[file] : s->path,
+                   line, (int)(off - b) + 1, NULL, 1};
+    char *text = read_line(at.path, line);
+    at.text = text;
     va_list ap;
     va_start(ap, fmt);
-    const char *path = s->files && file < s->nfiles ? s->files[file]
-                                                    : s->path;
-    emit(s, off, path, line, (int)(off - b) + 1, "error", fmt, ap);
+    emit(s, off, &at, "error", fmt, ap);
     va_end(ap);
+    free(text);
 }

@@ -46,6 +46,8 @@ typedef struct acx_src {
     int errors, warnings;
     int max_errors;
     int json;           /* diagnostics as JSON lines */
+    int caret;          /* print the source line and a caret under it */
+    int color;          /* ANSI colours (gcc's) in the text form */
     FILE *err;          /* where diagnostics go (stderr) */
     int sorted;         /* hold diagnostics; diag_flush prints them in
                          * source order */

@@ -33,6 +33,8 @@ extern char **environ;
 typedef struct opts {
     const char *input, *output, *header, *depfile, *cc;
     int md, no_line, json, werror;
+    int color;  /* -1 auto (a terminal, TERM not dumb, no NO_COLOR), 0, 1 */
+    int caret;  /* source line and caret under each diagnostic */
     const char **cpp; /* flags passed to the preprocessor */
     int ncpp, capcpp;
 } opts;
@@ -93,6 +95,12 @@ static void usage(FILE *f)
           "  --no-line          no #line directives (for reading and "
           "diffing the output)\n"
           "  --json             diagnostics as JSON lines\n"
+          "  -fdiagnostics-color[=auto|always|never]\n"
+          "                     colour diagnostics (default auto: on a "
+          "terminal)\n"
+          "  -fno-diagnostics-show-caret\n"
+          "                     no source line and caret under "
+          "diagnostics\n"
           "  -Werror            treat warnings as errors\n"
           "  --version, --help\n"
           "acx.h comes from $ACX_INCLUDE_DIR, else PREFIX/include/acx "
@@ -125,6 +133,35 @@ static int need_arg(int argc, char **argv, int i)
     return 1;
 }
 
+/* -fdiagnostics-color[=WHEN] / -fno-diagnostics-color, as gcc spells
+ * them; WHEN is auto, always or never. */
+static int color_option(opts *o, const char *a)
+{
+    const char *when = a[19] == '=' ? a + 20 : a[19] ? NULL : "always";
+    if (!strcmp(a, "-fno-diagnostics-color"))
+        when = "never";
+    if (when && !strcmp(when, "auto"))
+        o->color = -1;
+    else if (when && !strcmp(when, "always"))
+        o->color = 1;
+    else if (when && !strcmp(when, "never"))
+        o->color = 0;
+    else {
+        fprintf(stderr, "acxc: error: unknown colour option '%s' (use "
+                "-fdiagnostics-color=auto|always|never)\n", a);
+        return -1;
+    }
+    return 0;
+}
+
+/* Colour in "auto" mode: stderr is a terminal that can show it, and the
+ * user has not asked for none (https://no-color.org). */
+static int color_auto(void)
+{
+    const char *term = getenv("TERM"), *no = getenv("NO_COLOR");
+    return isatty(2) && term && strcmp(term, "dumb") != 0 && !(no && *no);
+}
+
 /* Returns 0 to go on, 1 to stop with success, -1 on a usage error. */
 static int parse_args(opts *o, int argc, char **argv)
 {
@@ -155,6 +192,14 @@ static int parse_args(opts *o, int argc, char **argv)
             o->no_line = 1;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
+        } else if (!strncmp(a, "-fdiagnostics-color", 19) ||
+                   !strcmp(a, "-fno-diagnostics-color")) {
+            if (color_option(o, a) < 0)
+                return -1;
+            add_cpp(o, a); /* cpp's own messages follow the same choice */
+        } else if (!strcmp(a, "-fdiagnostics-show-caret") ||
+                   !strcmp(a, "-fno-diagnostics-show-caret")) {
+            o->caret = a[2] != 'n';
         } else if (!strcmp(a, "-Werror")) {
             o->werror = 1;
         } else if (!strcmp(a, "-I") || !strcmp(a, "-D") || !strcmp(a, "-U") ||
@@ -308,6 +353,40 @@ static int preprocess(opts *o, const char *output, acx_src *s)
 
 /* Write DATA to PATH via a temporary file and rename, so PATH is either
  * complete or untouched.  0, or -1 after saying why. */
+/* The generated file starts with "clang-format off"; a "clang-format on"
+ * comment that cpp -C carried over from the sources would switch the
+ * formatter back on for the rest of it.  Such comments (only comments:
+ * string literals are left alone) get an underscore for the space, so
+ * they read the same and the offsets do not move. */
+static void keep_format_off(char *p, size_t n)
+{
+    static const char on[] = "clang-format on";
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (p[i] == '"' || p[i] == '\'') { /* a literal: skip it */
+            char q = p[i];
+            for (i++; i < n && p[i] != q && p[i] != '\n'; i++)
+                i += p[i] == '\\';
+            continue;
+        }
+        if (p[i] != '/' || (p[i + 1] != '/' && p[i + 1] != '*'))
+            continue;
+        int block = p[i + 1] == '*';
+        size_t b = i + 2, e = b;
+        while (e < n && (block ? !(p[e] == '*' && e + 1 < n && p[e + 1] == '/')
+                               : p[e] != '\n'))
+            e++;
+        size_t s = b;
+        while (s < e && (p[s] == ' ' || p[s] == '\t'))
+            s++;
+        size_t t = e;
+        while (t > s && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+            t--;
+        if (t - s == sizeof on - 1 && memcmp(p + s, on, t - s) == 0)
+            p[s + 12] = '_';
+        i = block ? e + 1 : e;
+    }
+}
+
 static int write_atomic(const char *path, const char *data, size_t n)
 {
     size_t len = strlen(path);
@@ -351,7 +430,7 @@ static int write_atomic(const char *path, const char *data, size_t n)
 
 int main(int argc, char **argv)
 {
-    opts o = {0};
+    opts o = {.color = -1, .caret = 1};
     int r = parse_args(&o, argc, argv);
     if (r)
         return r > 0 ? 0 : 1;
@@ -372,6 +451,8 @@ int main(int argc, char **argv)
     acx_src src = {0};
     src.path = o.input;
     src.json = o.json;
+    src.caret = o.caret;
+    src.color = o.color < 0 ? color_auto() : o.color;
     src.err = stderr;
     src.max_errors = 50;
     src.sorted = 1; /* semantic checks run per function: print in order */
@@ -389,11 +470,15 @@ int main(int argc, char **argv)
     g.src = &src;
     g.outpath = output;
     ob_init(&g.out, &src, !o.no_line);
-    ob_printf(&g.out, "/* Generated by acxc from %s: do not edit. */\n",
-              o.input);
+    /* clang-format must not touch generated code: joining or splitting
+     * its lines would shift everything after each #line directive, and
+     * debuggers and diagnostics would point at the wrong .acx lines. */
+    ob_printf(&g.out, "/* clang-format off */\n"
+              "/* Generated by acxc from %s: do not edit. */\n", o.input);
     if (gen_unit(&g) != 0 || (o.werror && src.warnings))
         goto out;
     ob_nl(&g.out);
+    keep_format_off(g.out.p, g.out.n);
     if (write_atomic(output, g.out.p, g.out.n) != 0)
         goto out;
     if (o.header) {

@@ -78,6 +78,25 @@ check "exit status 1 exactly on error" \
     bash -c "'$acxc' -o '$dir/x.c' '$dir/bad.acx' 2>/dev/null; [ \$? = 1 ]"
 check "--json diagnostics" \
     bash -c "'$acxc' --json -o '$dir/x.c' '$dir/bad.acx' 2>&1 | grep -q '\"line\":1,\"column\":30,\"severity\":\"error\"'"
+check "--json: one JSON line, no source line or caret" \
+    bash -c "'$acxc' --json -o '$dir/x.c' '$dir/bad.acx' 2>&1 | wc -l | grep -qx 1"
+check "the source line and a caret under the token, as gcc prints them" \
+    bash -c "'$acxc' -o '$dir/x.c' '$dir/bad.acx' 2>&1 | sed -n 2,3p >'$dir/caret.txt';
+             printf '    1 | async int f(void) { return 1 }\n      |                              ^\n' | cmp - '$dir/caret.txt'"
+check "-fno-diagnostics-show-caret: the message line alone" \
+    bash -c "'$acxc' -fno-diagnostics-show-caret -o '$dir/x.c' '$dir/bad.acx' 2>&1 | wc -l | grep -qx 1"
+check "-fdiagnostics-color=always: gcc's colours" \
+    bash -c "'$acxc' -fdiagnostics-color=always -o '$dir/x.c' '$dir/bad.acx' 2>&1 | grep -q \$'\\033\\[01;31merror:'"
+check "colour is off by default when stderr is not a terminal" \
+    bash -c "! '$acxc' -o '$dir/x.c' '$dir/bad.acx' 2>&1 | grep -q \$'\\033'"
+check "colour is on by default on a terminal (auto)" \
+    bash -c "TERM=xterm script -qec \"'$acxc' -o '$dir/x.c' '$dir/bad.acx'\" /dev/null | grep -q \$'\\033\\[01;31merror:'"
+check "NO_COLOR and -fdiagnostics-color=never turn it off on a terminal" \
+    bash -c "TERM=xterm NO_COLOR=1 script -qec \"'$acxc' -o '$dir/x.c' '$dir/bad.acx'\" /dev/null | grep -q 'error:' &&
+             ! TERM=xterm NO_COLOR=1 script -qec \"'$acxc' -o '$dir/x.c' '$dir/bad.acx'\" /dev/null | grep -q \$'\\033' &&
+             ! TERM=xterm script -qec \"'$acxc' -fdiagnostics-color=never -o '$dir/x.c' '$dir/bad.acx'\" /dev/null | grep -q \$'\\033'"
+check "a bad -fdiagnostics-color value is a usage error" \
+    bash -c "'$acxc' -fdiagnostics-color=sometimes '$dir/ok.acx' 2>&1 | grep -q 'unknown colour option'; [ \${PIPESTATUS[0]} = 1 ]"
 check "-Werror turns a warning into failure" \
     bash -c "printf '#include <acx.h>\nasync int f(void){ return 1; }\nvoid g(void){ f(); }\n' >'$dir/w.acx' &&
              '$acxc' -o '$dir/w.c' '$dir/w.acx' 2>/dev/null && ! '$acxc' -Werror -o '$dir/w2.c' '$dir/w.acx' 2>/dev/null && [ ! -e '$dir/w2.c' ]"
@@ -85,6 +104,25 @@ check "the output would overwrite the input" \
     bash -c "cp '$dir/ok.acx' '$dir/same.c'; ! '$acxc' -o '$dir/same.c' '$dir/same.c' 2>/dev/null"
 check "a preprocessor failure is reported and exits 1" \
     bash -c "printf '#include \"nonexistent.h\"\n' >'$dir/pp.acx'; ! '$acxc' -o '$dir/pp.c' '$dir/pp.acx' 2>'$dir/pp.err'; grep -q 'nonexistent.h' '$dir/pp.err' && [ ! -e '$dir/pp.c' ]"
+
+# Generated code must come back unchanged from clang-format (any style):
+# reformatting it would move lines under the #line directives.
+if command -v clang-format >/dev/null 2>&1; then
+    printf '#include <acx.h>\n#include <stdio.h>\n// clang-format on\n/* clang-format on */\nasync int f(void)\n{\n    await acx_yield(); puts("// clang-format on");\n    return 1;\n}\n' >"$dir/cfon.acx"
+    for f in examples/*.acx tests/golden/*.acx "$dir/cfon.acx"; do
+        base=$(basename "$f" .acx)
+        check "clang-format leaves $base's generated C and header unchanged" \
+            bash -c "'$acxc' -Iruntime -I'$dir' --header '$dir/cf_$base.h' -o '$dir/cf_$base.c' '$f' &&
+                     for g in '$dir/cf_$base.c' '$dir/cf_$base.h'; do
+                         clang-format \"\$g\" | cmp -s - \"\$g\" &&
+                         clang-format --style='{BasedOnStyle: GNU, ColumnLimit: 60}' \"\$g\" | cmp -s - \"\$g\" || exit 1
+                     done"
+    done
+    check "a 'clang-format on' comment is neutralised, a string is not touched" \
+        bash -c "grep -q '^// clang-format_on' '$dir/cf_cfon.c' && grep -q 'puts(\"// clang-format on\")' '$dir/cf_cfon.c'"
+else
+    echo "cli: clang-format not installed: formatting stability not checked" >&2
+fi
 
 echo "cli: $pass passed, $fail failed"
 [ $fail = 0 ]
