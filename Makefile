@@ -11,6 +11,7 @@
 #   make install    acxc, libacx (.a, .so), headers, pkg-config, acx.mk,
 #                   CMake package, man pages (PREFIX, DESTDIR); uninstall
 #   make check-install  install into a scratch DESTDIR, build against it
+#   make docs       regenerate docs/reference.md from the headers
 
 CC      ?= cc
 BUILD   ?= build
@@ -159,7 +160,18 @@ check-examples: $(EX_BIN)
 	    [ -n "$$out" ] || { echo "FAIL: example $$e printed nothing"; exit 1; }; \
 	done; echo "examples: $(words $(EX_CHECKED)) ran"
 
-check: all check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples
+# The runtime reference is generated from the headers' comments.
+.PHONY: docs check-docs
+docs:
+	@scripts/docref.sh docs/reference.md
+check-docs:
+	@mkdir -p $(BUILD)
+	@scripts/docref.sh $(BUILD)/reference.md
+	@cmp -s docs/reference.md $(BUILD)/reference.md || \
+	    { echo "FAIL: docs/reference.md is out of date: run make docs"; exit 1; }
+	@echo "docs: reference current, every public call documented"
+
+check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples
 	@echo "make check: all suites passed"
 
 # The sanitizer run also checks the runtime's debug invariants (ACX_DEBUG).

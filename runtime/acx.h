@@ -288,7 +288,10 @@ ACX_ASYNC_DECL(int, acx_wait_for_task, (acx_task * t, int64_t ms));
  */
 typedef struct acx_future acx_future;
 
-acx_future *acx_future_new(void); /* NULL when out of memory */
+/* A new pending future holding one reference (NULL when out of memory);
+ * take another with acx_future_ref, drop each with acx_future_unref (the
+ * last one frees F and its callbacks that have not run).  Any thread. */
+acx_future *acx_future_new(void);
 void acx_future_ref(acx_future *f);
 void acx_future_unref(acx_future *f);
 

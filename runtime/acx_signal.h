@@ -1,5 +1,6 @@
 /* acx_signal.h - Blinker-style signals: one sender, many receivers, called
- * synchronously in the order they connected.  Included by acx.h.
+ * in the order they connected (async receivers awaited by an async send).
+ * Included by acx.h.
  *
  * A signal is named (acx_signal_named: one per name in the process, never
  * freed), anonymous (acx_signal_new / acx_signal_free), or belongs to a

@@ -1,5 +1,5 @@
 /* acx_throttle.h - the token bucket: a rate and a burst shared by many
- * threads (and, later, coroutines).  Included by acx.h.
+ * threads and coroutines.  Included by acx.h.
  *
  * The model is the "reservation" token bucket (GCRA, as Go's x/time/rate):
  * the bucket keeps the virtual time at which it would be empty again; a
