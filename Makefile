@@ -172,9 +172,12 @@ check-docs:
 	@echo "docs: reference current, every public call documented"
 
 # The guides' programs (docs/examples/NAME.acx): compiled with gcc and clang
-# under -Werror, run, stdout compared with NAME.out, as tests/run's.
+# under -Werror, run, stdout compared with NAME.out, as tests/run's; and
+# every C block the guides show must be cut from such a program.
+DOC_PAGES := $(filter-out docs/reference.md,$(wildcard docs/*.md))
 check-docs-examples: $(ACXC) $(LIBACX)
 	@RUN_DIR=docs/examples scripts/run-tests.sh run $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
+	@scripts/docfrag.sh $(DOC_PAGES)
 
 check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples
 	@echo "make check: all suites passed"
