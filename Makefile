@@ -161,7 +161,7 @@ check-examples: $(EX_BIN)
 	done; echo "examples: $(words $(EX_CHECKED)) ran"
 
 # The runtime reference is generated from the headers' comments.
-.PHONY: docs check-docs
+.PHONY: docs check-docs check-docs-examples
 docs:
 	@scripts/docref.sh docs/reference.md
 check-docs:
@@ -171,7 +171,15 @@ check-docs:
 	    { echo "FAIL: docs/reference.md is out of date: run make docs"; exit 1; }
 	@echo "docs: reference current, every public call documented"
 
-check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples
+# The guides' programs (docs/examples/NAME.acx): compiled with gcc and clang
+# under -Werror, run, stdout compared with NAME.out, as tests/run's; and
+# every C block the guides show must be cut from such a program.
+DOC_PAGES := $(filter-out docs/reference.md,$(wildcard docs/*.md))
+check-docs-examples: $(ACXC) $(LIBACX)
+	@RUN_DIR=docs/examples scripts/run-tests.sh run $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
+	@scripts/docfrag.sh $(DOC_PAGES)
+
+check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples
 	@echo "make check: all suites passed"
 
 # The sanitizer run also checks the runtime's debug invariants (ACX_DEBUG).

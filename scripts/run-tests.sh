@@ -7,7 +7,8 @@
 #           NAME.out (NAME/expected.out) and the exit status NAME.rc (0).
 #           A first line "// acxc-flags: ..." passes options to acxc,
 #           "// cc-flags: ..." to the C compiler, "// compilers: gcc" limits
-#           the compilers.
+#           the compilers.  RUN_DIR=DIR runs DIR's programs instead
+#           (make check-docs-examples: the guides' examples, docs/examples).
 #   diag    tests/diag/NAME.acx: acxc's stderr must equal NAME.err; with an
 #           error in it acxc must exit 1 and leave no output file, else 0.
 #   ccerr   tests/ccerr/NAME.acx: acxc accepts it but the C compiler
@@ -20,7 +21,8 @@
 set -u
 mode=$1 acxc=$2 lib=$3 san=$4 build=$5
 root=$(pwd)
-out="$build/tests/$mode"
+rundir=${RUN_DIR:-tests/run}
+if [ -n "${RUN_DIR:-}" ]; then out="$build/$RUN_DIR"; else out="$build/tests/$mode"; fi
 mkdir -p "$out"
 pass=0 fail=0
 failed=()
@@ -39,12 +41,12 @@ flags_of() { # file key
 run_one() { # name acx-files... (first is the main one)
     local name=$1; shift
     local main=$1 dir="$out/$name" expected rcfile want=0
-    if [ -d "tests/run/$name" ]; then
-        expected="tests/run/$name/expected.out"
-        rcfile="tests/run/$name/expected.rc"
+    if [ -d "$rundir/$name" ]; then
+        expected="$rundir/$name/expected.out"
+        rcfile="$rundir/$name/expected.rc"
     else
-        expected="tests/run/$name.out"
-        rcfile="tests/run/$name.rc"
+        expected="$rundir/$name.out"
+        rcfile="$rundir/$name.rc"
     fi
     [ -f "$rcfile" ] && want=$(cat "$rcfile")
     local acxflags ccflags compilers
@@ -66,8 +68,8 @@ run_one() { # name acx-files... (first is the main one)
             fi
             srcs+=("$dir/$base.$cc.c")
         done
-        if [ -d "tests/run/$name" ]; then
-            for f in "tests/run/$name"/*.c; do
+        if [ -d "$rundir/$name" ]; then
+            for f in "$rundir/$name"/*.c; do
                 [ -f "$f" ] && srcs+=("$f")
             done
         fi
@@ -96,7 +98,7 @@ $(head -20 "$dir/diff.$cc")"
 
 case $mode in
 run)
-    for t in tests/run/*; do
+    for t in "$rundir"/*; do
         case $t in
         *.acx) run_one "$(basename "$t" .acx)" "$t" ;;
         *.out|*.rc) ;;
