@@ -23,6 +23,7 @@ int acx_test_add_executor(void);
 int acx_test_add_net(void);
 int acx_test_add_bqueue(void);
 int acx_test_add_pipe(void);
+int acx_test_add_proc(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -41,6 +42,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"net", acx_test_add_net},
     {"bqueue", acx_test_add_bqueue},
     {"pipe", acx_test_add_pipe},
+    {"proc", acx_test_add_proc},
     {0, 0},
 };
 
