@@ -24,6 +24,7 @@ int acx_test_add_net(void);
 int acx_test_add_bqueue(void);
 int acx_test_add_pipe(void);
 int acx_test_add_proc(void);
+int acx_test_add_aio(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -43,6 +44,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"bqueue", acx_test_add_bqueue},
     {"pipe", acx_test_add_pipe},
     {"proc", acx_test_add_proc},
+    {"aio", acx_test_add_aio},
     {0, 0},
 };
 
