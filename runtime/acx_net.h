@@ -81,8 +81,8 @@ int acx_sock_pair(acx_sock *out[2], int type);
 
 /* Adopt FD, an open socket of any kind (connected, listening, datagram):
  * it is made non-blocking and close-on-exec, and acx_sock_close will close
- * it.  Returns 0, -EBADF, -ENOTSOCK, -ENOMEM (FD is then left alone).
- * Any thread. */
+ * it.  Returns 0, -EBADF, -ENOTSOCK (a pipe or another descriptor: see
+ * acx_fd_wrap), -ENOMEM (FD is then left alone).  Any thread. */
 int acx_sock_wrap(acx_sock **out, int fd);
 
 /* ---- pipes and other descriptors -------------------------------------------
