@@ -119,7 +119,10 @@ int acx_proc_poll(acx_proc *p);
  * (the child and P are untouched: wait again, signal it, free it),
  * -EINVAL (P NULL), -EBADF (P freed under the wait), -ECHILD (someone
  * else reaped the child: a waitpid(-1) elsewhere, or SIGCHLD set to
- * SIG_IGN).  Several tasks may wait on one process.  Loop thread. */
+ * SIG_IGN, with which the kernel reaps children itself; a child that
+ * was gone before its pidfd could be opened has acx_proc_pidfd -1 and
+ * waits say -ECHILD at once).  Several tasks may wait on one process.
+ * Loop thread. */
 ACX_ASYNC_DECL(int, acx_proc_wait, (acx_proc * p, int *rc));
 
 /* Send SIG (send_signal), SIGTERM (terminate) or SIGKILL (kill) through

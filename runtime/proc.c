@@ -226,11 +226,12 @@ static acx_proc *proc_new(pid_t pid, int pidfd, const int parent[3],
     acx_proc *p = calloc(1, sizeof *p);
     if (p == NULL)
         return NULL;
-    p->exitw = acx__fd_sock_new(pidfd);
+    if (pidfd >= 0)
+        p->exitw = acx__fd_sock_new(pidfd);
     for (int i = 0; i < 3; i++)
         if (parent[i] >= 0)
             p->io[i] = acx__fd_sock_new(parent[i]);
-    int ok = p->exitw != NULL;
+    int ok = pidfd < 0 || p->exitw != NULL;
     for (int i = 0; i < 3; i++)
         ok &= parent[i] < 0 || p->io[i] != NULL;
     if (!ok) { /* the descriptors are the caller's to close */
@@ -298,15 +299,21 @@ int acx_proc_spawn(acx_proc **out, char *const argv[],
     for (int i = 0; i < ntmp; i++) /* the child has its copies */
         close(tmp[i]);
     int pidfd = -1;
-    if (!err && (pidfd = sys_pidfd_open(pid)) < 0) {
+    if (!err && (pidfd = sys_pidfd_open(pid)) < 0 && errno != ESRCH) {
         err = -errno;
         discard_child(pid);
     }
+    /* ESRCH: the child has exited already and the kernel reaped it
+     * (SIGCHLD ignored, or SA_NOCLDWAIT): a process with no pidfd, whose
+     * wait says -ECHILD.  (Its pid may be reused by now: only a pidfd
+     * may be trusted, and there is none.) */
     acx_proc *p = NULL;
     if (!err && (p = proc_new(pid, pidfd, parent, o)) == NULL) {
         err = -ENOMEM;
-        close(pidfd);
-        discard_child(pid);
+        if (pidfd >= 0) {
+            close(pidfd);
+            discard_child(pid);
+        }
     }
     if (err) {
         for (int i = 0; i < 3; i++)
@@ -388,6 +395,8 @@ static int proc_reap(acx_proc *p)
 {
     if (p->rc != ACX_PROC_RUNNING)
         return 1;
+    if (p->exitw == NULL)
+        return -ECHILD; /* reaped by the kernel before we could watch it */
     return reap_pidfd(acx_sock_fd(p->exitw), &p->rc);
 }
 
@@ -403,7 +412,7 @@ int acx_proc_send_signal(acx_proc *p, int sig)
 {
     if (p == NULL || sig < 0 || sig >= NSIG)
         return -EINVAL;
-    if (p->rc != ACX_PROC_RUNNING)
+    if (p->rc != ACX_PROC_RUNNING || p->exitw == NULL)
         return -ESRCH; /* reaped: nothing is there to signal */
     return sys_pidfd_send_signal(acx_sock_fd(p->exitw), sig) < 0 ? -errno
                                                                  : 0;
@@ -536,6 +545,11 @@ struct comm {
 };
 
 #define READ_CHUNK 65536
+/* Transfers per stream per step: a child that writes (or reads) as fast
+ * as we read (or write) would otherwise keep the loop in this step; past
+ * the budget the stream parks, and its level-triggered watch wakes it on
+ * the next loop iteration, after the other tasks had their turn. */
+#define STEP_BUDGET 16
 
 static void comm_unpark_all(struct comm *m, int err)
 {
@@ -550,9 +564,11 @@ static void comm_unpark_all(struct comm *m, int err)
 static int comm_write(struct comm *m)
 {
     acx_proc *p = m->p;
-    while (p->in_off < m->n) {
-        ssize_t r = acx__fd_write(acx_sock_fd(p->io[0]), m->input + p->in_off,
-                                  m->n - p->in_off);
+    for (int budget = STEP_BUDGET; p->in_off < m->n; budget--) {
+        ssize_t r = budget == 0 ? -EAGAIN
+                                : acx__fd_write(acx_sock_fd(p->io[0]),
+                                                m->input + p->in_off,
+                                                m->n - p->in_off);
         if (r == -EAGAIN)
             return acx__sock_park(p->io[0], &m->w[0], ACX__IO_OUT);
         if (r == -EPIPE)
@@ -570,7 +586,9 @@ static int comm_read(struct comm *m, int i)
 {
     acx_proc *p = m->p;
     struct obuf *b = &p->ob[i];
-    for (;;) {
+    for (int budget = STEP_BUDGET;; budget--) {
+        if (budget == 0)
+            return acx__sock_park(p->io[i], &m->w[i], ACX__IO_IN);
         if (b->cap - b->len < READ_CHUNK + 1) {
             size_t cap = b->cap ? b->cap * 2 : READ_CHUNK * 2;
             char *d = realloc(b->data, cap);
