@@ -40,7 +40,8 @@
 #define ACX_EAI_BASE 20000
 #define ACX_EAI(code) ((code) - ACX_EAI_BASE)
 
-/* The EAI_* code carried by the result ERR, or 0 when ERR is not one. */
+/* The EAI_* code carried by the result ERR, or 0 when ERR is not one.
+ * Any thread. */
 int acx_gai_code(int err);
 
 /* Text for any result of these calls: gai_strerror for a resolver error,

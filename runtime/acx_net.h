@@ -116,7 +116,8 @@ int acx_pipe(acx_sock *out[2]);
  * thread. */
 int acx_fd_wrap(acx_sock **out, int fd);
 
-/* 1 when S owns a socket, 0 for a pipe or another descriptor (or NULL). */
+/* 1 when S owns a socket, 0 for a pipe or another descriptor (or NULL).
+ * Any thread. */
 int acx_sock_is_socket(const acx_sock *s);
 
 /* ---- awaits: accept, connect, read, write, datagrams ---------------------

@@ -89,7 +89,8 @@ pid_t acx_proc_pid(const acx_proc *p);
 int acx_proc_pidfd(const acx_proc *p);
 
 /* The parent's end of a piped stream, owned by P (NULL when the stream
- * was not ACX_PROC_PIPE or has been closed or taken). */
+ * was not ACX_PROC_PIPE or has been closed or taken).  Use it from the
+ * loop thread, as any acx_sock. */
 acx_sock *acx_proc_stdin(const acx_proc *p);
 acx_sock *acx_proc_stdout(const acx_proc *p);
 acx_sock *acx_proc_stderr(const acx_proc *p);
@@ -100,7 +101,8 @@ acx_sock *acx_proc_stderr(const acx_proc *p);
 int acx_proc_close_stdin(acx_proc *p);
 
 /* Take the end of stream FD (0, 1 or 2) from P: the caller owns it from
- * now on (acx_sock_close it); P forgets it.  NULL when there is none. */
+ * now on (acx_sock_close it; a buffered stream may wrap it); P forgets
+ * it.  NULL when there is none.  Loop thread. */
 acx_sock *acx_proc_take(acx_proc *p, int fd);
 
 /* Popen.returncode: the exit code (0..255), or minus the signal number
@@ -144,6 +146,8 @@ typedef struct acx_proc_output {
     int returncode; /* as acx_proc_returncode */
 } acx_proc_output;
 
+/* Free O's buffers and zero them (O itself is the caller's; NULL is a
+ * no-op).  Any thread. */
 void acx_proc_output_free(acx_proc_output *o);
 
 /* await acx_proc_communicate(p, input, n, &o) (Process.communicate):
@@ -190,7 +194,8 @@ ACX_ASYNC_DECL(int, acx_proc_run,
  * no loop used it. */
 void acx_proc_free(acx_proc *p);
 
-/* Children freed while running and not yet reaped (for tests). */
+/* Children freed while running and not yet reaped (for tests).  Any
+ * thread. */
 int acx_proc_orphans(void);
 
 #endif
