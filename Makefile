@@ -152,7 +152,7 @@ golden-update: $(ACXC)
 
 # The quick examples must run and succeed (the throttle one takes ~12 s
 # by design and is left to `make demo`-style runs by hand).
-EX_CHECKED := hello pipeline gather_timeout demo echo
+EX_CHECKED := hello pipeline gather_timeout demo echo subproc
 check-examples: $(EX_BIN)
 	@for e in $(EX_CHECKED); do \
 	    out=$$(timeout 60 $(BUILD)/examples/$$e 2>&1) || \
@@ -188,9 +188,10 @@ ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # The runtime's suites under valgrind memcheck: zero errors, zero leaks.
 # ACX_MALLOC=1 gives every frame its own malloc so memcheck sees each.
 # (net is left out: its 8 MiB transfer under a 1 kHz SIGALRM takes many
-# minutes under valgrind; ASan and its /proc/self/fd checks cover it.)
+# minutes under valgrind; ASan and its /proc/self/fd checks cover it.
+# proc too: valgrind does not know pidfd_open.)
 VG_SUITES := runtime core alloc throttle signals group sync debug bqueue \
-             executor
+             executor pipe aio
 VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
              --errors-for-leak-kinds=definite,indirect
 check-valgrind: $(UNIT)

@@ -81,9 +81,44 @@ int acx_sock_pair(acx_sock *out[2], int type);
 
 /* Adopt FD, an open socket of any kind (connected, listening, datagram):
  * it is made non-blocking and close-on-exec, and acx_sock_close will close
- * it.  Returns 0, -EBADF, -ENOTSOCK, -ENOMEM (FD is then left alone).
- * Any thread. */
+ * it.  Returns 0, -EBADF, -ENOTSOCK (a pipe or another descriptor: see
+ * acx_fd_wrap), -ENOMEM (FD is then left alone).  Any thread. */
 int acx_sock_wrap(acx_sock **out, int fd);
+
+/* ---- pipes and other descriptors -------------------------------------------
+ *
+ * An acx_sock may also own a descriptor that is not a socket but that
+ * epoll can watch: a pipe end, a FIFO, a tty, an eventfd, a character
+ * device that polls.  acx_sock_read and acx_sock_write (and acx_sock_close,
+ * acx_sock_fd, acx_sock_waiters) work on it as on a stream socket; they
+ * use read(2)/write(2) instead of recv/send (sockets keep their own path;
+ * the choice is one flag test).  The socket-only calls (accept, connect,
+ * sendto, recvfrom, shutdown, the addresses) fail with the kernel's
+ * -ENOTSOCK.  A write to a pipe whose reading end is closed returns
+ * -EPIPE and raises no SIGPIPE (the write runs with SIGPIPE blocked in
+ * the calling thread; two more system calls per pipe write).  Reading
+ * the end of a pipe whose writers have all closed returns 0 (EOF). */
+
+/* A pipe (pipe2, O_CLOEXEC | O_NONBLOCK): OUT[0] reads what OUT[1]
+ * writes (os.pipe + connect_read_pipe/connect_write_pipe).  Returns 0,
+ * -EINVAL (OUT NULL), -EMFILE, -ENFILE, -ENOMEM (OUT[0] and OUT[1] are
+ * then NULL).  Any thread. */
+int acx_pipe(acx_sock *out[2]);
+
+/* Adopt FD, any descriptor epoll can watch (a socket too: then it is
+ * acx_sock_wrap): it is made non-blocking (note that the flag belongs to
+ * the open file description, so a tty or pipe shared with other
+ * processes becomes non-blocking for them as well) and close-on-exec, and
+ * acx_sock_close will close it.  Returns 0, -EINVAL (OUT NULL), -EBADF,
+ * -EPERM for what cannot be polled (regular files and directories, which
+ * are always "ready": use acx_aio.h's file calls; devices without a poll
+ * method such as /dev/null), -ENOMEM (FD is then left alone).  Any
+ * thread. */
+int acx_fd_wrap(acx_sock **out, int fd);
+
+/* 1 when S owns a socket, 0 for a pipe or another descriptor (or NULL).
+ * Any thread. */
+int acx_sock_is_socket(const acx_sock *s);
 
 /* ---- awaits: accept, connect, read, write, datagrams ---------------------
  *
@@ -198,7 +233,7 @@ int acx_sock_waiters(const acx_sock *s, int *readers, int *writers);
  *
  * When set, net.c calls it before each socket system call it makes with
  * the call's name ("recv", "send", "accept", "connect", "recvfrom",
- * "sendto") and the length about to be passed (in *LEN: lower it to force
+ * "sendto"; "read" and "write" on a pipe) and the length about to be passed (in *LEN: lower it to force
  * a short transfer).  A nonzero return is taken as the call failing with
  * that errno, so tests inject EINTR and EAGAIN where the kernel rarely
  * gives them.  Loop thread; not for production use. */

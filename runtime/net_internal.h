@@ -30,6 +30,8 @@ struct acx_sock {
     acx__waitlist wr;    /* parked on OUT: write, sendto, connect */
     int reserve;         /* a listener's spare descriptor, or -1 */
     unsigned long dropped; /* connections dropped for lack of fds */
+    int nonsock;         /* a pipe, FIFO, tty...: read(2)/write(2), not
+                          * recv/send (pipe.c) */
 };
 
 /* A new socket object for the open non-blocking FD (NULL: no memory). */
@@ -47,5 +49,15 @@ void acx__sock_unpark(acx_sock *s, acx__sockwait *w, int err);
  * connection was dropped (try again), -EAGAIN when none was pending, or
  * the error when the spare could not be used. */
 int acx__sock_drop_one(acx_sock *ls);
+
+/* pipe.c: read(2) / write(2) on a non-socket descriptor, EINTR retried and
+ * the test hook consulted ("read", "write"); a write to a pipe with no
+ * reader returns -EPIPE without raising SIGPIPE.  >= 0 or -errno. */
+ssize_t acx__fd_read(int fd, void *buf, size_t n);
+ssize_t acx__fd_write(int fd, const void *buf, size_t n);
+
+/* A socket object for FD, a non-blocking non-socket descriptor (a pipe
+ * end); NULL when out of memory (FD is then left open). */
+acx_sock *acx__fd_sock_new(int fd);
 
 #endif

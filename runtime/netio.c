@@ -123,7 +123,12 @@ static ssize_t try_accept(struct netop *o)
 static ssize_t try_write(struct netop *o)
 {
     while (o->done < o->n) {
-        ssize_t r = sys_send(o->s->io.fd, o->buf + o->done, o->n - o->done);
+        int fd = o->s->io.fd;
+        char *p = o->buf + o->done;
+        size_t left = o->n - o->done;
+        ssize_t r = __builtin_expect(o->s->nonsock, 0)
+                        ? acx__fd_write(fd, p, left)
+                        : sys_send(fd, p, left);
         if (r < 0)
             return r;
         o->done += (size_t)r;
@@ -187,6 +192,8 @@ static ssize_t try_op(struct netop *o, int first)
     case OP_CONNECT:
         return first ? connect_start(o) : connect_result(o);
     case OP_READ:
+        if (__builtin_expect(o->s->nonsock, 0)) /* a pipe: pipe.c */
+            return acx__fd_read(o->s->io.fd, o->buf, o->n);
         return sys_recv(o->s->io.fd, o->buf, o->n);
     case OP_WRITE:
         return try_write(o);

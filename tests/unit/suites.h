@@ -22,6 +22,9 @@ int acx_test_add_debug(void);
 int acx_test_add_executor(void);
 int acx_test_add_net(void);
 int acx_test_add_bqueue(void);
+int acx_test_add_pipe(void);
+int acx_test_add_proc(void);
+int acx_test_add_aio(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -39,6 +42,9 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"executor", acx_test_add_executor},
     {"net", acx_test_add_net},
     {"bqueue", acx_test_add_bqueue},
+    {"pipe", acx_test_add_pipe},
+    {"proc", acx_test_add_proc},
+    {"aio", acx_test_add_aio},
     {0, 0},
 };
 

@@ -1,0 +1,850 @@
+/* proc.c - subprocesses: spawn, pidfd exit watch, signals, communicate,
+ * run, and the background reaper for children freed while running.
+ *
+ * The exit watch is an acx_sock over the pidfd (it polls readable once
+ * the child exits), so a wait parks exactly as a socket read does and
+ * shares its cancel and close semantics.  communicate is one leaf frame
+ * parked on up to three pipes at once (stdin writable, stdout and stderr
+ * readable: one task on three socket wait lists), then on the pidfd; its
+ * progress (input written, output read) lives in the process object, so an
+ * interrupted communicate loses nothing.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "net_internal.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* A stream's output so far (communicate). */
+struct obuf {
+    char *data;
+    size_t len, cap;
+};
+
+struct acx_proc {
+    pid_t pid;
+    int rc;            /* ACX_PROC_RUNNING until reaped */
+    acx_sock *exitw;   /* owns the pidfd */
+    acx_sock *io[3];   /* parent ends: stdin, stdout, stderr */
+    unsigned flags;
+    size_t limit;      /* output_limit, SIZE_MAX for none */
+    size_t in_off;     /* communicate: input written so far */
+    struct obuf ob[3]; /* communicate: [1] stdout, [2] stderr */
+};
+
+static int sys_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* ---- the reaper: children freed while running ------------------------- */
+
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+static int reaper_ep = -1;
+static int reaper_err;
+static atomic_int orphans;
+
+/* Reap the child of PIDFD if it has exited: 1 reaped (or gone: someone
+ * else reaped it), 0 running, with its returncode in *RC. */
+static int reap_pidfd(int pidfd, int *rc)
+{
+    siginfo_t si;
+    for (;;) {
+        si.si_pid = 0;
+        if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG) ==
+            0)
+            break;
+        if (errno != EINTR)
+            return -errno;
+    }
+    if (si.si_pid == 0)
+        return 0;
+    *rc = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+    return 1;
+}
+
+static void *reaper_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct epoll_event ev[16];
+        int n = epoll_wait(reaper_ep, ev, 16, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = ev[i].data.fd, rc;
+            if (reap_pidfd(fd, &rc) != 0) { /* reaped, or not ours any more */
+                epoll_ctl(reaper_ep, EPOLL_CTL_DEL, fd, NULL);
+                close(fd);
+                atomic_fetch_sub(&orphans, 1);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void reaper_start(void)
+{
+    reaper_ep = epoll_create1(EPOLL_CLOEXEC);
+    if (reaper_ep < 0) {
+        reaper_err = -errno;
+        return;
+    }
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    /* The thread takes no signals: they belong to the program's threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    int err = pthread_create(&th, &at, reaper_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
+    if (err) {
+        close(reaper_ep);
+        reaper_ep = -1;
+        reaper_err = -err;
+        return;
+    }
+    pthread_setname_np(th, "acxreaper");
+}
+
+/* Hand PIDFD (ours now) to the reaper.  Without one, wait for the child
+ * here after killing it: a zombie is worse than a late kill. */
+static void reaper_adopt(int pidfd)
+{
+    pthread_once(&reaper_once, reaper_start);
+    atomic_fetch_add(&orphans, 1);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = pidfd};
+    if (reaper_ep >= 0 && epoll_ctl(reaper_ep, EPOLL_CTL_ADD, pidfd, &ev) == 0)
+        return;
+    sys_pidfd_send_signal(pidfd, SIGKILL);
+    siginfo_t si;
+    while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 &&
+           errno == EINTR)
+        ;
+    close(pidfd);
+    atomic_fetch_sub(&orphans, 1);
+}
+
+int acx_proc_orphans(void)
+{
+    return atomic_load(&orphans);
+}
+
+/* ---- spawning ----------------------------------------------------------- */
+
+/* The file actions for child stream TARGET per MODE/FD.  Descriptors to
+ * close in the parent once spawned go to TMP[*NTMP]; a pipe's parent end
+ * to *PARENT. */
+static int stdio_action(posix_spawn_file_actions_t *fa, int target, int mode,
+                        int fd, int *parent, int *tmp, int *ntmp)
+{
+    int src = -1;
+    switch (mode) {
+    case ACX_PROC_INHERIT:
+        return 0;
+    case ACX_PROC_DEVNULL:
+        return -posix_spawn_file_actions_addopen(fa, target, "/dev/null",
+                                                 O_RDWR, 0);
+    case ACX_PROC_STDOUT:
+        if (target != 2)
+            return -EINVAL;
+        return -posix_spawn_file_actions_adddup2(fa, 1, 2);
+    case ACX_PROC_PIPE: {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return -errno;
+        int child = target == 0 ? p[0] : p[1];
+        *parent = target == 0 ? p[1] : p[0];
+        tmp[(*ntmp)++] = child;
+        /* Only our end is non-blocking: the flag is per open file. */
+        if (fcntl(*parent, F_SETFL, O_NONBLOCK) < 0)
+            return -errno;
+        src = child;
+        break;
+    }
+    case ACX_PROC_FD:
+        if (fd < 0)
+            return -EBADF;
+        src = fd;
+        break;
+    default:
+        return -EINVAL;
+    }
+    /* A copy above 2, so that no dup2 onto 0..2 clobbers another source
+     * (and dup2 onto itself, which keeps close-on-exec, cannot happen). */
+    int hi = fcntl(src, F_DUPFD_CLOEXEC, 3);
+    if (hi < 0)
+        return -errno;
+    tmp[(*ntmp)++] = hi;
+    return -posix_spawn_file_actions_adddup2(fa, hi, target);
+}
+
+static int spawn_attrs(posix_spawnattr_t *at, unsigned flags)
+{
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGXFSZ);
+    short f = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (flags & ACX_PROC_NEW_SESSION)
+        f |= POSIX_SPAWN_SETSID;
+    else if (flags & ACX_PROC_NEW_PGROUP)
+        f |= POSIX_SPAWN_SETPGROUP; /* pgroup 0: its own */
+    int err = posix_spawnattr_setsigmask(at, &none);
+    if (!err)
+        err = posix_spawnattr_setsigdefault(at, &dfl);
+    if (!err)
+        err = posix_spawnattr_setflags(at, f);
+    return -err;
+}
+
+static acx_proc *proc_new(pid_t pid, int pidfd, const int parent[3],
+                          const acx_proc_opts *o)
+{
+    acx_proc *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    if (pidfd >= 0)
+        p->exitw = acx__fd_sock_new(pidfd);
+    for (int i = 0; i < 3; i++)
+        if (parent[i] >= 0)
+            p->io[i] = acx__fd_sock_new(parent[i]);
+    int ok = pidfd < 0 || p->exitw != NULL;
+    for (int i = 0; i < 3; i++)
+        ok &= parent[i] < 0 || p->io[i] != NULL;
+    if (!ok) { /* the descriptors are the caller's to close */
+        for (int i = 0; i < 3; i++)
+            free(p->io[i]);
+        free(p->exitw);
+        free(p);
+        return NULL;
+    }
+    p->pid = pid;
+    p->rc = ACX_PROC_RUNNING;
+    p->flags = o->flags;
+    p->limit = o->output_limit ? o->output_limit : SIZE_MAX;
+    return p;
+}
+
+/* The child is ours but we cannot watch it: kill and reap it by pid (safe:
+ * an unreaped child's pid cannot be reused). */
+static void discard_child(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int acx_proc_spawn(acx_proc **out, char *const argv[],
+                   const acx_proc_opts *opts)
+{
+    static const acx_proc_opts dflt;
+    const acx_proc_opts *o = opts ? opts : &dflt;
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (argv == NULL || argv[0] == NULL || o->stdin_mode == ACX_PROC_STDOUT ||
+        o->stdout_mode == ACX_PROC_STDOUT)
+        return -EINVAL;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    if (posix_spawn_file_actions_init(&fa) != 0)
+        return -ENOMEM;
+    if (posix_spawnattr_init(&at) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -ENOMEM;
+    }
+    int parent[3] = {-1, -1, -1}, tmp[6], ntmp = 0;
+    const int modes[3] = {o->stdin_mode, o->stdout_mode, o->stderr_mode};
+    const int fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
+    int err = 0;
+    for (int i = 0; i < 3 && !err; i++)
+        err = stdio_action(&fa, i, modes[i], fds[i], &parent[i], tmp, &ntmp);
+    /* close_fds=True: descriptors we inherited without close-on-exec (a
+     * harness's, a library's) do not reach the child. */
+    if (!err && !(o->flags & ACX_PROC_KEEP_FDS))
+        err = -posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    if (!err && o->cwd != NULL)
+        err = -posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+    if (!err)
+        err = spawn_attrs(&at, o->flags);
+    pid_t pid = -1;
+    if (!err)
+        err = -posix_spawnp(&pid, argv[0], &fa, &at, argv,
+                            o->env ? o->env : environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    for (int i = 0; i < ntmp; i++) /* the child has its copies */
+        close(tmp[i]);
+    int pidfd = -1;
+    if (!err && (pidfd = sys_pidfd_open(pid)) < 0 && errno != ESRCH) {
+        err = -errno;
+        discard_child(pid);
+    }
+    /* ESRCH: the child has exited already and the kernel reaped it
+     * (SIGCHLD ignored, or SA_NOCLDWAIT): a process with no pidfd, whose
+     * wait says -ECHILD.  (Its pid may be reused by now: only a pidfd
+     * may be trusted, and there is none.) */
+    acx_proc *p = NULL;
+    if (!err && (p = proc_new(pid, pidfd, parent, o)) == NULL) {
+        err = -ENOMEM;
+        if (pidfd >= 0) {
+            close(pidfd);
+            discard_child(pid);
+        }
+    }
+    if (err) {
+        for (int i = 0; i < 3; i++)
+            if (parent[i] >= 0)
+                close(parent[i]);
+        return err;
+    }
+    *out = p;
+    return 0;
+}
+
+int acx_proc_spawn_shell(acx_proc **out, const char *cmd,
+                         const acx_proc_opts *opts)
+{
+    if (cmd == NULL) {
+        if (out)
+            *out = NULL;
+        return -EINVAL;
+    }
+    char *argv[] = {"/bin/sh", "-c", (char *)(uintptr_t)cmd, NULL};
+    return acx_proc_spawn(out, argv, opts);
+}
+
+/* ---- accessors, signals, poll ------------------------------------------ */
+
+pid_t acx_proc_pid(const acx_proc *p)
+{
+    return p ? p->pid : -1;
+}
+
+int acx_proc_pidfd(const acx_proc *p)
+{
+    return p ? acx_sock_fd(p->exitw) : -1;
+}
+
+acx_sock *acx_proc_stdin(const acx_proc *p)
+{
+    return p ? p->io[0] : NULL;
+}
+
+acx_sock *acx_proc_stdout(const acx_proc *p)
+{
+    return p ? p->io[1] : NULL;
+}
+
+acx_sock *acx_proc_stderr(const acx_proc *p)
+{
+    return p ? p->io[2] : NULL;
+}
+
+acx_sock *acx_proc_take(acx_proc *p, int fd)
+{
+    if (p == NULL || fd < 0 || fd > 2)
+        return NULL;
+    acx_sock *s = p->io[fd];
+    p->io[fd] = NULL;
+    return s;
+}
+
+static int close_stream(acx_proc *p, int i)
+{
+    acx_sock *s = p->io[i];
+    p->io[i] = NULL;
+    return acx_sock_close(s);
+}
+
+int acx_proc_close_stdin(acx_proc *p)
+{
+    return p ? close_stream(p, 0) : -EINVAL;
+}
+
+int acx_proc_returncode(const acx_proc *p)
+{
+    return p ? p->rc : ACX_PROC_RUNNING;
+}
+
+/* Reap P if its child has exited: 1 (rc set), 0 running, or -errno. */
+static int proc_reap(acx_proc *p)
+{
+    if (p->rc != ACX_PROC_RUNNING)
+        return 1;
+    if (p->exitw == NULL)
+        return -ECHILD; /* reaped by the kernel before we could watch it */
+    return reap_pidfd(acx_sock_fd(p->exitw), &p->rc);
+}
+
+int acx_proc_poll(acx_proc *p)
+{
+    if (p == NULL)
+        return ACX_PROC_RUNNING;
+    (void)proc_reap(p);
+    return p->rc;
+}
+
+int acx_proc_send_signal(acx_proc *p, int sig)
+{
+    if (p == NULL || sig < 0 || sig >= NSIG)
+        return -EINVAL;
+    if (p->rc != ACX_PROC_RUNNING || p->exitw == NULL)
+        return -ESRCH; /* reaped: nothing is there to signal */
+    return sys_pidfd_send_signal(acx_sock_fd(p->exitw), sig) < 0 ? -errno
+                                                                 : 0;
+}
+
+int acx_proc_terminate(acx_proc *p)
+{
+    return acx_proc_send_signal(p, SIGTERM);
+}
+
+int acx_proc_kill(acx_proc *p)
+{
+    return acx_proc_send_signal(p, SIGKILL);
+}
+
+void acx_proc_output_free(acx_proc_output *o)
+{
+    if (o == NULL)
+        return;
+    free(o->out);
+    free(o->err);
+    o->out = o->err = NULL;
+    o->out_len = o->err_len = 0;
+}
+
+void acx_proc_free(acx_proc *p)
+{
+    if (p == NULL)
+        return;
+    for (int i = 0; i < 3; i++)
+        close_stream(p, i);
+    if (proc_reap(p) == 0) { /* still running */
+        int fd = fcntl(acx_sock_fd(p->exitw), F_DUPFD_CLOEXEC, 3);
+        if (p->flags & ACX_PROC_KILL_ON_FREE)
+            sys_pidfd_send_signal(acx_sock_fd(p->exitw), SIGKILL);
+        if (fd >= 0)
+            reaper_adopt(fd);
+        else
+            discard_child(p->pid); /* no descriptor left: reap it here */
+    }
+    acx_sock_close(p->exitw);
+    for (int i = 1; i < 3; i++)
+        free(p->ob[i].data);
+    free(p);
+}
+
+/* ---- await acx_proc_wait(p, &rc) --------------------------------------- */
+
+struct pwait_frame {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_proc *p;
+    int *rc;
+    acx__sockwait w;
+};
+
+/* One step of a wait on P through W: 1 done (*RET), 0 parked. */
+static int wait_step(acx_proc *p, acx__sockwait *w, int first, int *ret)
+{
+    if (!first && w->err) { /* interrupted, or P freed: do not touch P */
+        *ret = w->err;
+        return 1;
+    }
+    int r = proc_reap(p);
+    if (r == 0 && (r = acx__intr_check()) == 0 &&
+        (r = acx__sock_park(p->exitw, w, ACX__IO_IN)) == 0)
+        return 0;
+    *ret = r == 1 ? 0 : r;
+    return 1;
+}
+
+static int pwait_body(acx_coro *c)
+{
+    struct pwait_frame *f = (struct pwait_frame *)c;
+    if (f->p == NULL) {
+        f->acx__ret = -EINVAL;
+        return ACX__DONE;
+    }
+    if (!wait_step(f->p, &f->w, f->acx__state == 0, &f->acx__ret)) {
+        f->acx__state = 1;
+        acx__cur_task->top = c;
+        return ACX__SUSPEND;
+    }
+    if (f->acx__ret == 0 && f->rc != NULL)
+        *f->rc = f->p->rc;
+    return ACX__DONE;
+}
+
+static int pwait_cancel(acx_coro *c, int err)
+{
+    struct pwait_frame *f = (struct pwait_frame *)c;
+    acx__sock_unpark(f->p->exitw, &f->w, err);
+    f->acx__ret = err;
+    return 1;
+}
+
+static int pwait_describe(const acx_coro *c, char *buf, size_t size)
+{
+    const struct pwait_frame *f = (const struct pwait_frame *)c;
+    return snprintf(buf, size, "process %d exit", (int)f->p->pid);
+}
+
+ACX__LEAF_INFO_AS(static, pwait_info, struct pwait_frame, "acx_proc_wait",
+                  pwait_body, pwait_cancel, pwait_describe);
+
+acx_coro *acx_proc_wait(acx_proc *p, int *rc)
+{
+    struct pwait_frame *f =
+        (struct pwait_frame *)(void *)acx__coro_alloc(sizeof *f, &pwait_info);
+    if (f == NULL)
+        return NULL;
+    f->acx__ret = 0;
+    f->p = p;
+    f->rc = rc;
+    memset(&f->w, 0, sizeof f->w);
+    return &f->acx__hdr;
+}
+
+/* ---- communicate: three pipes at once, then the exit --------------------- */
+
+struct comm {
+    acx_proc *p;
+    const char *input;
+    size_t n;
+    acx_proc_output *o;
+    acx__sockwait w[3]; /* stdin (OUT), stdout, stderr (IN) */
+    acx__sockwait xw;   /* the exit */
+    int phase;          /* 0: pipes, 1: exit */
+    int intr;           /* the interrupt that stopped it, or 0 */
+};
+
+#define READ_CHUNK 65536
+/* Transfers per stream per step: a child that writes (or reads) as fast
+ * as we read (or write) would otherwise keep the loop in this step; past
+ * the budget the stream parks, and its level-triggered watch wakes it on
+ * the next loop iteration, after the other tasks had their turn. */
+#define STEP_BUDGET 16
+
+static void comm_unpark_all(struct comm *m, int err)
+{
+    for (int i = 0; i < 3; i++)
+        if (m->w[i].parked)
+            acx__sock_unpark(m->p->io[i], &m->w[i], err);
+    if (m->xw.parked)
+        acx__sock_unpark(m->p->exitw, &m->xw, err);
+}
+
+/* Write what is left of the input: 0 done or parked, -errno. */
+static int comm_write(struct comm *m)
+{
+    acx_proc *p = m->p;
+    for (int budget = STEP_BUDGET; p->in_off < m->n; budget--) {
+        ssize_t r = budget == 0 ? -EAGAIN
+                                : acx__fd_write(acx_sock_fd(p->io[0]),
+                                                m->input + p->in_off,
+                                                m->n - p->in_off);
+        if (r == -EAGAIN)
+            return acx__sock_park(p->io[0], &m->w[0], ACX__IO_OUT);
+        if (r == -EPIPE)
+            break; /* it will not read the rest: not an error */
+        if (r < 0)
+            return (int)r;
+        p->in_off += (size_t)r;
+    }
+    (void)close_stream(p, 0); /* EOF for the child */
+    return 0;
+}
+
+/* Read stream I to EAGAIN (park) or EOF (close): 0, -ENOBUFS, -errno. */
+static int comm_read(struct comm *m, int i)
+{
+    acx_proc *p = m->p;
+    struct obuf *b = &p->ob[i];
+    for (int budget = STEP_BUDGET;; budget--) {
+        if (budget == 0)
+            return acx__sock_park(p->io[i], &m->w[i], ACX__IO_IN);
+        if (b->cap - b->len < READ_CHUNK + 1) {
+            size_t cap = b->cap ? b->cap * 2 : READ_CHUNK * 2;
+            char *d = realloc(b->data, cap);
+            if (d == NULL)
+                return -ENOMEM;
+            b->data = d;
+            b->cap = cap;
+        }
+        size_t want = READ_CHUNK;
+        char over; /* past the limit: one byte tells there is more */
+        char *dst = b->data + b->len;
+        if (b->len >= p->limit) {
+            dst = &over;
+            want = 1;
+        } else if (p->limit - b->len < want) {
+            want = p->limit - b->len;
+        }
+        ssize_t r = acx__fd_read(acx_sock_fd(p->io[i]), dst, want);
+        if (r == -EAGAIN)
+            return acx__sock_park(p->io[i], &m->w[i], ACX__IO_IN);
+        if (r < 0)
+            return (int)r;
+        if (r == 0) {
+            close_stream(p, i);
+            return 0;
+        }
+        if (dst == &over)
+            return -ENOBUFS;
+        b->len += (size_t)r;
+    }
+}
+
+/* Hand the output over to *O (the buffers leave P). */
+static void comm_output(struct comm *m)
+{
+    acx_proc *p = m->p;
+    acx_proc_output *o = m->o;
+    char **dst[3] = {NULL, &o->out, &o->err};
+    size_t *len[3] = {NULL, &o->out_len, &o->err_len};
+    for (int i = 1; i < 3; i++) {
+        struct obuf *b = &p->ob[i];
+        if (b->data != NULL)
+            b->data[b->len] = '\0';
+        *dst[i] = b->data;
+        *len[i] = b->len;
+        b->data = NULL;
+        b->len = b->cap = 0;
+    }
+    o->returncode = p->rc;
+}
+
+/* The pipes phase: 1 all at EOF, 0 parked, -errno. */
+static int comm_pipes(struct comm *m)
+{
+    acx_proc *p = m->p;
+    int err = 0;
+    if (p->io[0] != NULL && !m->w[0].parked)
+        err = comm_write(m);
+    for (int i = 1; i < 3 && !err; i++) {
+        if (p->io[i] != NULL && !m->w[i].parked) {
+            if (p->ob[i].data == NULL && (p->ob[i].data = malloc(1)) == NULL)
+                err = -ENOMEM;
+            else
+                err = comm_read(m, i);
+        }
+    }
+    if (err)
+        return err;
+    for (int i = 0; i < 3; i++)
+        if (m->w[i].parked)
+            return 0;
+    return 1;
+}
+
+/* Run communicate on: ACX__SUSPEND parked, else ACX__DONE with *RET. */
+static int comm_step(acx_coro *c, struct comm *m, int *ret)
+{
+    int first = ACX__STATE(c) == 0;
+    if (first && (m->p == NULL || m->o == NULL)) {
+        *ret = -EINVAL;
+        return ACX__DONE;
+    }
+    if (first)
+        memset(m->o, 0, sizeof *m->o);
+    if (!first) {
+        for (int i = 0; i < 3; i++)
+            if (m->w[i].err && !m->intr) /* a pipe closed under us */
+                m->intr = m->w[i].err;
+        if (m->xw.err && !m->intr)
+            m->intr = m->xw.err;
+        if (m->intr) {
+            comm_unpark_all(m, m->intr);
+            *ret = m->intr;
+            return ACX__DONE;
+        }
+    }
+    int r = 0;
+    if (m->phase == 0) {
+        r = comm_pipes(m);
+        if (r == 1)
+            m->phase = 1;
+    }
+    if (m->phase == 1) {
+        if (!wait_step(m->p, &m->xw, 1, &r))
+            r = 0; /* parked on the exit */
+        else if (r == 0)
+            r = 2; /* exited */
+    }
+    if (r == 0 && (r = acx__intr_check()) == 0) {
+        ACX__STATE(c) = 1;
+        acx__cur_task->top = c;
+        return ACX__SUSPEND;
+    }
+    comm_unpark_all(m, r < 0 ? r : 0);
+    if (r == 2 || r == -ENOBUFS)
+        comm_output(m);
+    *ret = r == 2 ? 0 : r;
+    return ACX__DONE;
+}
+
+static void comm_cancel(struct comm *m, int err)
+{
+    m->intr = err;
+    comm_unpark_all(m, err);
+}
+
+static int comm_describe(const struct comm *m, char *buf, size_t size)
+{
+    return snprintf(buf, size, "process %d %s", m->p ? (int)m->p->pid : -1,
+                    m->phase == 0 ? "pipes" : "exit");
+}
+
+struct comm_frame {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    struct comm m;
+};
+
+static int comm_body(acx_coro *c)
+{
+    struct comm_frame *f = (struct comm_frame *)c;
+    return comm_step(c, &f->m, &f->acx__ret);
+}
+
+static int comm_cancel_m(acx_coro *c, int err)
+{
+    struct comm_frame *f = (struct comm_frame *)c;
+    comm_cancel(&f->m, err);
+    f->acx__ret = err;
+    return 1;
+}
+
+static int comm_describe_m(const acx_coro *c, char *buf, size_t size)
+{
+    return comm_describe(&((const struct comm_frame *)c)->m, buf, size);
+}
+
+ACX__LEAF_INFO_AS(static, comm_info, struct comm_frame,
+                  "acx_proc_communicate", comm_body, comm_cancel_m,
+                  comm_describe_m);
+
+static void comm_init(struct comm *m, acx_proc *p, const void *input,
+                      size_t n, acx_proc_output *o)
+{
+    memset(m, 0, sizeof *m);
+    m->p = p;
+    m->input = input;
+    m->n = input ? n : 0;
+    m->o = o;
+}
+
+acx_coro *acx_proc_communicate(acx_proc *p, const void *input, size_t n,
+                               acx_proc_output *o)
+{
+    struct comm_frame *f =
+        (struct comm_frame *)(void *)acx__coro_alloc(sizeof *f, &comm_info);
+    if (f == NULL)
+        return NULL;
+    f->acx__ret = 0;
+    comm_init(&f->m, p, input, n, o);
+    return &f->acx__hdr;
+}
+
+/* ---- run: spawn, communicate, free --------------------------------------- */
+
+struct run_frame {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    char *const *argv;
+    const acx_proc_opts *opts;
+    struct comm m;
+};
+
+/* Done with R: the process goes; killed first unless it exited. */
+static int run_finish(struct run_frame *f, int r)
+{
+    acx_proc *p = f->m.p;
+    if (r != 0) {
+        if (p != NULL && proc_reap(p) == 0)
+            acx_proc_kill(p);
+        acx_proc_output_free(f->m.o);
+    }
+    acx_proc_free(p);
+    f->m.p = NULL;
+    f->acx__ret = r;
+    return ACX__DONE;
+}
+
+static int run_body(acx_coro *c)
+{
+    struct run_frame *f = (struct run_frame *)c;
+    if (f->acx__state == 0) {
+        if (f->m.o == NULL)
+            return run_finish(f, -EINVAL);
+        memset(f->m.o, 0, sizeof *f->m.o);
+        acx_proc_opts o = {0};
+        if (f->opts != NULL)
+            o = *f->opts;
+        if (f->m.input != NULL && o.stdin_mode == ACX_PROC_INHERIT)
+            o.stdin_mode = ACX_PROC_PIPE;
+        int err = acx_proc_spawn(&f->m.p, f->argv, &o);
+        if (err)
+            return run_finish(f, err);
+    }
+    int r;
+    if (comm_step(c, &f->m, &r) == ACX__SUSPEND)
+        return ACX__SUSPEND;
+    return run_finish(f, r);
+}
+
+static int run_cancel(acx_coro *c, int err)
+{
+    struct run_frame *f = (struct run_frame *)c;
+    comm_cancel(&f->m, err);
+    f->acx__ret = err;
+    return 1;
+}
+
+static int run_describe(const acx_coro *c, char *buf, size_t size)
+{
+    return comm_describe(&((const struct run_frame *)c)->m, buf, size);
+}
+
+ACX__LEAF_INFO_AS(static, run_info, struct run_frame, "acx_proc_run",
+                  run_body, run_cancel, run_describe);
+
+acx_coro *acx_proc_run(char *const *argv, const acx_proc_opts *opts,
+                       const void *input, size_t n, acx_proc_output *o)
+{
+    struct run_frame *f =
+        (struct run_frame *)(void *)acx__coro_alloc(sizeof *f, &run_info);
+    if (f == NULL)
+        return NULL;
+    f->acx__ret = 0;
+    f->argv = argv;
+    f->opts = opts;
+    comm_init(&f->m, NULL, input, n, o);
+    return &f->acx__hdr;
+}
