@@ -1,8 +1,11 @@
 /* future.c - one-shot results any thread may complete and any coroutine
  * or thread may wait for.
  *
- * A mutex guards the waiter lists; the state word is also the futex that
- * blocked threads sleep on.  A coroutine waiter is a node in its await
+ * A small lock guards the waiter lists; the state word is also the futex that
+ * blocked threads sleep on.  Completion takes the mutex only when someone
+ * listens (a waiter or a callback registered, the LISTEN bit): a future
+ * nobody waits on yet, as most of an executor's burst, completes with two
+ * atomic operations on its own cache line.  A coroutine waiter is a node in its await
  * frame: completion unlinks it and, from another thread, posts it to the
  * waiter's loop (an intrusive post, so completing allocates nothing); on
  * the waiter's own loop thread it readies the task directly.  A cancelled
@@ -14,6 +17,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,7 +28,13 @@
 
 #include "acx_internal.h"
 
-enum { F_PENDING, F_RUNNING, F_DONE };
+/* The state word: a phase in the low bits, and LISTEN once a waiter or a
+ * callback was registered (set under the mutex, while PENDING or RUNNING
+ * only: a completer that saw it clear in its first step may skip the
+ * mutex).  COMPLETING: one completer won and writes the result. */
+enum { F_PENDING, F_RUNNING, F_DONE, F_COMPLETING };
+#define F_PHASE 3u
+#define F_LISTEN 4u
 
 struct fut_cb {
     struct fut_cb *next;
@@ -39,7 +49,7 @@ struct fut_node {
 };
 
 struct acx_future {
-    pthread_mutex_t mu;
+    uint32_t mu;            /* the lock of the lists (fl_lock) */
     _Atomic uint32_t state; /* F_*; the futex word of blocked threads */
     int status;             /* once F_DONE: 0 or a negative errno */
     void *value;
@@ -48,18 +58,69 @@ struct acx_future {
     int nthreads;           /* threads blocked in acx_future_wait */
     struct fut_node *head, *tail; /* coroutine waiters, in arrival order */
     struct fut_cb *cbs, **cbs_tail;
+    acx__work work;         /* an executor's queue node */
 };
+
+/* The lists' lock: a word, not a pthread mutex, so that a future stays
+ * under 128 bytes (malloc's fast bins: a burst of futures allocates and
+ * frees several times faster).  It is held for a few pointer moves. */
+static void fl_lock(acx_future *f)
+{
+    for (int i = 0;; i++) {
+        if (__atomic_load_n(&f->mu, __ATOMIC_RELAXED) == 0 &&
+            !__atomic_exchange_n(&f->mu, 1, __ATOMIC_ACQUIRE))
+            return;
+        if (i < 100)
+            ACX__CPU_RELAX();
+        else
+            sched_yield(); /* the holder lost its CPU */
+    }
+}
+
+static void fl_unlock(acx_future *f)
+{
+    __atomic_store_n(&f->mu, 0, __ATOMIC_RELEASE);
+}
+
+static uint32_t phase(uint32_t s)
+{
+    return s & F_PHASE;
+}
+
+acx_future *acx__future_new_work(int refs, acx_work_fn fn, void *arg)
+{
+    acx_future *f = malloc(sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->mu = 0;
+    atomic_init(&f->state, F_PENDING);
+    f->status = 0;
+    f->value = NULL;
+    atomic_init(&f->refs, refs);
+    atomic_init(&f->stop, 0);
+    f->nthreads = 0;
+    f->head = f->tail = NULL;
+    f->cbs = NULL;
+    f->cbs_tail = &f->cbs;
+    f->work.next = NULL;
+    f->work.fn = fn;
+    f->work.arg = arg;
+    return f;
+}
+
+acx__work *acx__future_work(acx_future *f)
+{
+    return &f->work;
+}
+
+acx_future *acx__work_future(acx__work *w)
+{
+    return (acx_future *)(void *)((char *)w - offsetof(acx_future, work));
+}
 
 acx_future *acx_future_new(void)
 {
-    acx_future *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return NULL;
-    pthread_mutex_init(&f->mu, NULL);
-    atomic_init(&f->state, F_PENDING);
-    atomic_init(&f->refs, 1);
-    f->cbs_tail = &f->cbs;
-    return f;
+    return acx__future_new_work(1, NULL, NULL);
 }
 
 void acx_future_ref(acx_future *f)
@@ -70,14 +131,17 @@ void acx_future_ref(acx_future *f)
 
 void acx_future_unref(acx_future *f)
 {
+    /* The last reference (a count of 1 cannot grow: growing it takes a
+     * reference) needs no atomic write: its acquire load sees every
+     * other holder's writes, as the decrement would. */
     if (f == NULL ||
-        atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+        (atomic_load_explicit(&f->refs, memory_order_acquire) != 1 &&
+         atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1))
         return;
     for (struct fut_cb *c = f->cbs, *n; c != NULL; c = n) {
         n = c->next;
         free(c);
     }
-    pthread_mutex_destroy(&f->mu);
     free(f);
 }
 
@@ -106,28 +170,62 @@ static void node_wake(struct fut_node *n)
         n->post.run(&n->post, 1); /* closed: cannot happen while it waits */
 }
 
-static int complete(acx_future *f, int status, void *value)
+/* Register a listener (MU held): set LISTEN unless F is done.  Returns 1
+ * when F is done (nothing set).  A completer writing its result holds
+ * everyone off for a few instructions; wait it out. */
+static int listen_locked(acx_future *f)
+{
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    for (;;) {
+        if (phase(s) == F_DONE)
+            return 1;
+        if (phase(s) == F_COMPLETING) {
+            fl_unlock(f);
+            sched_yield();
+            fl_lock(f);
+            s = atomic_load_explicit(&f->state, memory_order_acquire);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(
+                &f->state, &s, s | F_LISTEN, memory_order_acq_rel,
+                memory_order_acquire))
+            return 0;
+    }
+}
+
+/* Complete F with STATUS and VALUE: -EALREADY when it is done, or being
+ * completed, already; a cancel (CANCEL) completes only pending work and
+ * returns -EBUSY when F runs. */
+static int complete(acx_future *f, int status, void *value, int cancel)
 {
     if (f == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&f->mu);
-    if (atomic_load_explicit(&f->state, memory_order_relaxed) == F_DONE) {
-        pthread_mutex_unlock(&f->mu);
-        return -EALREADY;
-    }
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    do {
+        if (phase(s) == F_DONE || phase(s) == F_COMPLETING)
+            return -EALREADY;
+        if (cancel && phase(s) == F_RUNNING)
+            return -EBUSY;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &f->state, &s, (s & F_LISTEN) | F_COMPLETING, memory_order_acquire,
+        memory_order_relaxed));
+    /* LISTEN cannot appear from now on: S tells whether anyone listens. */
+    if (s & F_LISTEN) /* they may drop the last other reference */
+        acx_future_ref(f);
     f->status = status;
     f->value = status == 0 ? value : NULL;
-    atomic_store_explicit(&f->state, F_DONE, memory_order_release);
+    /* COMPLETING - 1 is DONE */
+    atomic_fetch_sub_explicit(&f->state, 1, memory_order_release);
+    if (!(s & F_LISTEN))
+        return 0;
+    fl_lock(f);
     struct fut_node *waiters = f->head;
     f->head = f->tail = NULL;
     struct fut_cb *cbs = f->cbs;
     f->cbs = NULL;
     f->cbs_tail = &f->cbs;
     int sleepers = f->nthreads;
-    /* The callbacks and wake-ups below may drop the last other reference;
-     * ours keeps F alive until we are done with it. */
-    acx_future_ref(f);
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
 
     if (sleepers)
         syscall(SYS_futex, &f->state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
@@ -150,43 +248,44 @@ static int complete(acx_future *f, int status, void *value)
 
 int acx_future_set_result(acx_future *f, void *value)
 {
-    return complete(f, 0, value);
+    return complete(f, 0, value, 0);
 }
 
 int acx_future_set_error(acx_future *f, int err)
 {
     if (err >= 0)
         return -EINVAL;
-    return complete(f, err, NULL);
+    return complete(f, err, NULL, 0);
 }
 
 int acx_future_cancel(acx_future *f)
 {
     if (f == NULL)
         return -EINVAL;
-    if (atomic_load(&f->state) == F_RUNNING) {
-        /* Running work cannot be interrupted: it may poll the flag. */
+    int rc = complete(f, -ECANCELED, NULL, 1);
+    if (rc == -EBUSY) /* running work cannot be interrupted: it may poll */
         atomic_store_explicit(&f->stop, 1, memory_order_release);
-        return -EBUSY;
-    }
-    return complete(f, -ECANCELED, NULL);
+    return rc;
 }
 
 /* For executors: claim F for running.  -ECANCELED if it was cancelled
  * first (then the work must not run); afterwards acx_future_cancel fails. */
 int acx__future_start(acx_future *f)
 {
-    uint32_t want = F_PENDING;
-    if (atomic_compare_exchange_strong(&f->state, &want, F_RUNNING))
-        return 0;
-    return want == F_DONE ? -ECANCELED : -EALREADY;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    while (phase(s) == F_PENDING)
+        if (atomic_compare_exchange_weak_explicit(
+                &f->state, &s, (s & F_LISTEN) | F_RUNNING,
+                memory_order_acquire, memory_order_relaxed))
+            return 0;
+    return phase(s) == F_RUNNING ? -EALREADY : -ECANCELED;
 }
 
 int acx_future_running(const acx_future *f)
 {
-    return f != NULL && atomic_load_explicit(&((acx_future *)f)->state,
-                                             memory_order_acquire) ==
-                            F_RUNNING;
+    return f != NULL && phase(atomic_load_explicit(
+                            &((acx_future *)f)->state,
+                            memory_order_acquire)) == F_RUNNING;
 }
 
 int acx_future_stop_requested(const acx_future *f)
@@ -197,8 +296,9 @@ int acx_future_stop_requested(const acx_future *f)
 
 int acx_future_done(const acx_future *f)
 {
-    return f != NULL && atomic_load_explicit(&((acx_future *)f)->state,
-                                             memory_order_acquire) == F_DONE;
+    return f != NULL && phase(atomic_load_explicit(
+                            &((acx_future *)f)->state,
+                            memory_order_acquire)) == F_DONE;
 }
 
 int acx_future_cancelled(const acx_future *f)
@@ -223,22 +323,24 @@ int acx_future_add_done_callback(acx_future *f,
 {
     if (f == NULL || fn == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&f->mu);
-    if (atomic_load_explicit(&f->state, memory_order_relaxed) != F_DONE) {
-        struct fut_cb *c = malloc(sizeof *c);
-        if (c == NULL) {
-            pthread_mutex_unlock(&f->mu);
+    struct fut_cb *c = NULL;
+    if (!acx_future_done(f)) { /* allocated outside the lock */
+        c = malloc(sizeof *c);
+        if (c == NULL)
             return -ENOMEM;
-        }
         c->next = NULL;
         c->fn = fn;
         c->arg = arg;
-        *f->cbs_tail = c;
-        f->cbs_tail = &c->next;
-        pthread_mutex_unlock(&f->mu);
-        return 0;
+        fl_lock(f);
+        if (!listen_locked(f)) {
+            *f->cbs_tail = c;
+            f->cbs_tail = &c->next;
+            fl_unlock(f);
+            return 0;
+        }
+        fl_unlock(f);
+        free(c);
     }
-    pthread_mutex_unlock(&f->mu);
     fn(f, arg);
     return 0;
 }
@@ -250,7 +352,7 @@ int acx_future_remove_done_callback(acx_future *f,
     if (f == NULL || fn == NULL)
         return -EINVAL;
     int n = 0;
-    pthread_mutex_lock(&f->mu);
+    fl_lock(f);
     struct fut_cb **pp = &f->cbs;
     f->cbs_tail = &f->cbs;
     while (*pp != NULL) {
@@ -264,7 +366,7 @@ int acx_future_remove_done_callback(acx_future *f,
             f->cbs_tail = pp;
         }
     }
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     return n;
 }
 
@@ -278,7 +380,7 @@ static int wait_spin(acx_future *f)
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0;; i++) {
-        if (atomic_load_explicit(&f->state, memory_order_acquire) == F_DONE)
+        if (acx_future_done(f))
             return 1;
         ACX__CPU_RELAX();
         if ((i & 63) == 63) {
@@ -294,7 +396,7 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
 {
     if (f == NULL)
         return -EINVAL;
-    if (timeout_ms != 0 && wait_spin(f))
+    if (acx_future_done(f) || (timeout_ms != 0 && wait_spin(f)))
         return f->status;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -306,13 +408,17 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
             until.tv_nsec -= 1000000000;
         }
     }
-    pthread_mutex_lock(&f->mu);
+    fl_lock(f);
+    if (listen_locked(f)) {
+        fl_unlock(f);
+        return f->status;
+    }
     f->nthreads++;
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     int rc = 0;
     uint32_t s;
-    while ((s = atomic_load_explicit(&f->state, memory_order_acquire)) !=
-           F_DONE) {
+    while (phase(s = atomic_load_explicit(&f->state,
+                                          memory_order_acquire)) != F_DONE) {
         long r = syscall(SYS_futex, &f->state,
                          FUTEX_WAIT_BITSET_PRIVATE, s,
                          timeout_ms >= 0 ? &until : NULL, NULL,
@@ -322,9 +428,9 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
             break;
         }
     }
-    pthread_mutex_lock(&f->mu);
+    fl_lock(f);
     f->nthreads--;
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     return rc ? rc : f->status;
 }
 
@@ -382,9 +488,9 @@ static int fut_body(acx_coro *c)
      * the owner dropped theirs: hold a reference from before it can be
      * completed under us. */
     acx_future_ref(f);
-    pthread_mutex_lock(&f->mu);
-    if (atomic_load_explicit(&f->state, memory_order_relaxed) == F_DONE) {
-        pthread_mutex_unlock(&f->mu);
+    fl_lock(f);
+    if (listen_locked(f)) {
+        fl_unlock(f);
         fut_frame_finish(fr);
         acx_future_unref(f);
         return ACX__DONE;
@@ -399,7 +505,7 @@ static int fut_body(acx_coro *c)
     else
         f->head = &fr->node;
     f->tail = &fr->node;
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     acx__loop_cur->external++;
     fr->acx__state = 1;
     acx__cur_task->top = c;
@@ -410,12 +516,12 @@ static int fut_cancel(acx_coro *c, int err)
 {
     struct fut_frame *fr = (struct fut_frame *)c;
     acx_future *f = fr->f;
-    pthread_mutex_lock(&f->mu);
-    int linked = atomic_load_explicit(&f->state, memory_order_relaxed) !=
-                 F_DONE;
+    fl_lock(f);
+    int linked = phase(atomic_load_explicit(&f->state,
+                                            memory_order_relaxed)) != F_DONE;
     if (linked)
         node_unlink(f, &fr->node);
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     if (!linked)
         return 0; /* the completion is on its way and wins */
     fr->node.loop->external--;
