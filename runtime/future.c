@@ -372,21 +372,28 @@ int acx_future_remove_done_callback(acx_future *f,
 
 /* Waking a sleeping thread costs tens of microseconds on an idle vCPU,
  * more than most executor work takes: look for the result a little while
- * before sleeping on the futex. */
+ * before sleeping on the futex.  Past WAIT_PAUSE_NS, yield between looks:
+ * the thread that completes F may be waiting for this CPU. */
 #define WAIT_SPIN_NS 5000
+#define WAIT_PAUSE_NS 500
 
 static int wait_spin(acx_future *f)
 {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    long spent = 0;
     for (int i = 0;; i++) {
         if (acx_future_done(f))
             return 1;
-        ACX__CPU_RELAX();
-        if ((i & 63) == 63) {
+        if (spent < WAIT_PAUSE_NS)
+            ACX__CPU_RELAX();
+        else
+            sched_yield();
+        if ((i & 15) == 15) {
             clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((t.tv_sec - t0.tv_sec) * 1000000000L +
-                    (t.tv_nsec - t0.tv_nsec) > WAIT_SPIN_NS)
+            spent = (t.tv_sec - t0.tv_sec) * 1000000000L +
+                    (t.tv_nsec - t0.tv_nsec);
+            if (spent > WAIT_SPIN_NS)
                 return 0;
         }
     }
