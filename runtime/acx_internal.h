@@ -275,6 +275,12 @@ int acx__loop_post(acx_loop *l, acx__post *p);
  * first (the work must not run), -EALREADY when it runs or ran already. */
 int acx__future_start(acx_future *f);
 
+/* Complete F, claimed by acx__future_start, with its work's outcome
+ * (STATUS 0 and VALUE, or a negative errno): the cheap path of
+ * acx_future_set_result/set_error for the thread that runs the work.
+ * -EALREADY when another completer got there first. */
+int acx__future_finish(acx_future *f, int status, void *value);
+
 /* An executor's queue node, inside its future (submit allocates nothing
  * else).  NEXT is read and written with __atomic builtins: producers link
  * it while a consumer reads it. */

@@ -62,7 +62,7 @@ struct acx_executor {
     _Alignas(64) acx__work *qtail;
     _Alignas(64) uint64_t pushed;
     /* consumers, under QMU: the queue's head and how many were taken */
-    _Alignas(64) pthread_mutex_t qmu;
+    _Alignas(64) uint32_t qmu; /* a word lock (q_lock) */
     acx__work *qhead;
     uint64_t popped;        /* written under QMU, read atomically */
     acx__work stub;         /* the queue's placeholder node */
@@ -127,7 +127,6 @@ acx_executor *acx_executor_new(const acx_executor_opts *opts)
                                       : "acxpool");
     ex->o.thread_name_prefix = ex->prefix;
     ex->qtail = ex->qhead = &ex->stub;
-    pthread_mutex_init(&ex->qmu, NULL);
     pthread_mutex_init(&ex->mu, NULL);
     return ex;
 }
@@ -182,6 +181,27 @@ static acx__work *q_pop(acx_executor *ex, int *busy)
     return h;
 }
 
+/* The consumers' lock: held for a few pointer moves, by workers only; a
+ * word, so that the release is a plain store (a pthread mutex's is an
+ * atomic exchange, at every take). */
+static void q_lock(acx_executor *ex)
+{
+    for (int i = 0;; i++) {
+        if (__atomic_load_n(&ex->qmu, __ATOMIC_RELAXED) == 0 &&
+            !__atomic_exchange_n(&ex->qmu, 1, __ATOMIC_ACQUIRE))
+            return;
+        if (i < 64)
+            ACX__CPU_RELAX();
+        else
+            sched_yield(); /* the holder lost its CPU */
+    }
+}
+
+static void q_unlock(acx_executor *ex)
+{
+    __atomic_store_n(&ex->qmu, 0, __ATOMIC_RELEASE);
+}
+
 /* Items accepted and not taken yet (approximate without the locks). */
 static uint64_t q_count(acx_executor *ex)
 {
@@ -201,7 +221,7 @@ static size_t q_take(acx_executor *ex, acx__work **out, size_t max,
                      int share, int *busy, int *end)
 {
     size_t k = 0;
-    pthread_mutex_lock(&ex->qmu);
+    q_lock(ex);
     while (k < max && (out[k] = q_pop(ex, busy)) != NULL) {
         k++;
         if (k == 1 && share && max > 1 && ex->qhead != &ex->stub) {
@@ -215,7 +235,7 @@ static size_t q_take(acx_executor *ex, acx__work **out, size_t max,
     else if (__atomic_load_n(&ex->shut, __ATOMIC_ACQUIRE) &&
              popped == ex->accepted)
         *end = 1;
-    pthread_mutex_unlock(&ex->qmu);
+    q_unlock(ex);
     return k;
 }
 
@@ -309,10 +329,7 @@ static void run_work(acx_executor *ex, acx__work *w)
         cur_work = f;
         void *v = w->fn(w->arg, &err);
         cur_work = NULL;
-        if (err < 0)
-            acx_future_set_error(f, err);
-        else
-            acx_future_set_result(f, v);
+        acx__future_finish(f, err < 0 ? err : 0, v);
     }
     acx_future_unref(f); /* the queue's reference */
 }
@@ -640,7 +657,6 @@ void acx_executor_free(acx_executor *ex)
         acx_future_cancel(acx__work_future(w));
         acx_future_unref(acx__work_future(w));
     }
-    pthread_mutex_destroy(&ex->qmu);
     pthread_mutex_destroy(&ex->mu);
     free(ex);
 }

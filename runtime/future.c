@@ -35,6 +35,11 @@
 enum { F_PENDING, F_RUNNING, F_DONE, F_COMPLETING };
 #define F_PHASE 3u
 #define F_LISTEN 4u
+/* Done by its executor's work (acx__future_finish): the outcome is in
+ * WSTATUS and WVALUE, written before the one atomic operation that
+ * publishes it; another completer racing with the work writes STATUS
+ * and VALUE after its claim, so neither writes what the other wrote. */
+#define F_BYWORK 8u
 
 struct fut_cb {
     struct fut_cb *next;
@@ -52,7 +57,9 @@ struct acx_future {
     uint32_t mu;            /* the lock of the lists (fl_lock) */
     _Atomic uint32_t state; /* F_*; the futex word of blocked threads */
     int status;             /* once F_DONE: 0 or a negative errno */
+    int wstatus;            /* the same when F_BYWORK */
     void *value;
+    void *wvalue;
     _Atomic int refs;
     _Atomic int stop;       /* cancel asked while running (cooperative) */
     int nthreads;           /* threads blocked in acx_future_wait */
@@ -94,8 +101,8 @@ acx_future *acx__future_new_work(int refs, acx_work_fn fn, void *arg)
         return NULL;
     f->mu = 0;
     atomic_init(&f->state, F_PENDING);
-    f->status = 0;
-    f->value = NULL;
+    f->status = f->wstatus = 0;
+    f->value = f->wvalue = NULL;
     atomic_init(&f->refs, refs);
     atomic_init(&f->stop, 0);
     f->nthreads = 0;
@@ -196,28 +203,11 @@ static int listen_locked(acx_future *f)
 /* Complete F with STATUS and VALUE: -EALREADY when it is done, or being
  * completed, already; a cancel (CANCEL) completes only pending work and
  * returns -EBUSY when F runs. */
-static int complete(acx_future *f, int status, void *value, int cancel)
+/* F is done and someone listens: wake the threads, hand the completion
+ * to coroutine waiters, run the callbacks; then drop the reference the
+ * completer took for this. */
+static void notify(acx_future *f)
 {
-    if (f == NULL)
-        return -EINVAL;
-    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
-    do {
-        if (phase(s) == F_DONE || phase(s) == F_COMPLETING)
-            return -EALREADY;
-        if (cancel && phase(s) == F_RUNNING)
-            return -EBUSY;
-    } while (!atomic_compare_exchange_weak_explicit(
-        &f->state, &s, (s & F_LISTEN) | F_COMPLETING, memory_order_acquire,
-        memory_order_relaxed));
-    /* LISTEN cannot appear from now on: S tells whether anyone listens. */
-    if (s & F_LISTEN) /* they may drop the last other reference */
-        acx_future_ref(f);
-    f->status = status;
-    f->value = status == 0 ? value : NULL;
-    /* COMPLETING - 1 is DONE */
-    atomic_fetch_sub_explicit(&f->state, 1, memory_order_release);
-    if (!(s & F_LISTEN))
-        return 0;
     fl_lock(f);
     struct fut_node *waiters = f->head;
     f->head = f->tail = NULL;
@@ -243,6 +233,78 @@ static int complete(acx_future *f, int status, void *value, int cancel)
         cbs = next;
     }
     acx_future_unref(f);
+}
+
+/* The outcome of done F. */
+static int f_status(const acx_future *f)
+{
+    return atomic_load_explicit(&((acx_future *)f)->state,
+                                memory_order_acquire) & F_BYWORK
+               ? f->wstatus
+               : f->status;
+}
+
+static void *f_value(const acx_future *f)
+{
+    return atomic_load_explicit(&((acx_future *)f)->state,
+                                memory_order_acquire) & F_BYWORK
+               ? f->wvalue
+               : f->value;
+}
+
+static int complete(acx_future *f, int status, void *value, int cancel)
+{
+    if (f == NULL)
+        return -EINVAL;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    do {
+        if (phase(s) == F_DONE || phase(s) == F_COMPLETING)
+            return -EALREADY;
+        if (cancel && phase(s) == F_RUNNING)
+            return -EBUSY;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &f->state, &s, (s & F_LISTEN) | F_COMPLETING, memory_order_acquire,
+        memory_order_relaxed));
+    /* LISTEN cannot appear from now on: S tells whether anyone listens. */
+    if (s & F_LISTEN) /* they may drop the last other reference */
+        acx_future_ref(f);
+    f->status = status;
+    f->value = status == 0 ? value : NULL;
+    /* COMPLETING - 1 is DONE */
+    atomic_fetch_sub_explicit(&f->state, 1, memory_order_release);
+    if (s & F_LISTEN)
+        notify(f);
+    return 0;
+}
+
+/* For executors: complete F, claimed by acx__future_start, with its
+ * work's outcome: a single atomic operation when nobody listens.
+ * -EALREADY when another completer got there first. */
+int acx__future_finish(acx_future *f, int status, void *value)
+{
+    f->wstatus = status;
+    f->wvalue = status == 0 ? value : NULL;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    int held = 0;
+    for (;;) {
+        if (phase(s) != F_RUNNING) {
+            if (held)
+                acx_future_unref(f);
+            return -EALREADY;
+        }
+        if ((s & F_LISTEN) && !held) {
+            acx_future_ref(f); /* for notify: listeners may drop theirs */
+            held = 1;
+        }
+        if (atomic_compare_exchange_weak_explicit(
+                &f->state, &s, (s & F_LISTEN) | F_DONE | F_BYWORK,
+                memory_order_release, memory_order_relaxed))
+            break;
+    }
+    if (s & F_LISTEN)
+        notify(f);
+    else if (held)
+        acx_future_unref(f);
     return 0;
 }
 
@@ -303,19 +365,19 @@ int acx_future_done(const acx_future *f)
 
 int acx_future_cancelled(const acx_future *f)
 {
-    return acx_future_done(f) && f->status == -ECANCELED;
+    return acx_future_done(f) && f_status(f) == -ECANCELED;
 }
 
 int acx_future_status(const acx_future *f)
 {
     if (f == NULL)
         return -EINVAL;
-    return acx_future_done(f) ? f->status : -EINPROGRESS;
+    return acx_future_done(f) ? f_status(f) : -EINPROGRESS;
 }
 
 void *acx_future_value(const acx_future *f)
 {
-    return acx_future_done(f) ? f->value : NULL;
+    return acx_future_done(f) ? f_value(f) : NULL;
 }
 
 int acx_future_add_done_callback(acx_future *f,
@@ -404,7 +466,7 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
     if (f == NULL)
         return -EINVAL;
     if (acx_future_done(f) || (timeout_ms != 0 && wait_spin(f)))
-        return f->status;
+        return f_status(f);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     if (timeout_ms >= 0) {
@@ -418,7 +480,7 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
     fl_lock(f);
     if (listen_locked(f)) {
         fl_unlock(f);
-        return f->status;
+        return f_status(f);
     }
     f->nthreads++;
     fl_unlock(f);
@@ -438,7 +500,7 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
     fl_lock(f);
     f->nthreads--;
     fl_unlock(f);
-    return rc ? rc : f->status;
+    return rc ? rc : f_status(f);
 }
 
 /* ---- await acx_future_await(f, &value) ----------------------------------- */
@@ -454,9 +516,9 @@ struct fut_frame {
 
 static void fut_frame_finish(struct fut_frame *fr)
 {
-    fr->acx__ret = fr->f->status;
+    fr->acx__ret = f_status(fr->f);
     if (fr->out != NULL)
-        *fr->out = fr->f->value;
+        *fr->out = f_value(fr->f);
 }
 
 /* The completion arrived on the waiter's loop thread. */
