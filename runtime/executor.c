@@ -438,10 +438,12 @@ static void *worker_main(void *arg)
     else
         worker_loop(ex);
     pthread_mutex_lock(&ex->mu);
-    __atomic_store_n(&ex->nworkers, ex->nworkers - 1, __ATOMIC_RELAXED);
+    /* A submit that saw the pool full (before this store) linked its node
+     * before it looked: the look at the queue below sees that node. */
+    __atomic_store_n(&ex->nworkers, ex->nworkers - 1, __ATOMIC_SEQ_CST);
     reap_locked(ex); /* others that exited; never this one (not marked) */
     int closing = closed(ex);
-    if (q_count(ex) > 0 && !ex->broken && ex->nworkers < ex->o.max_workers)
+    if (q_nonempty(ex) && !ex->broken && ex->nworkers < ex->o.max_workers)
         spawn_locked(ex); /* the queue must not be left without workers */
     me->exited = 1;
     pthread_mutex_unlock(&ex->mu);
@@ -564,7 +566,7 @@ acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
         return NULL;
     }
     q_link(ex, acx__future_work(f));
-    if (__atomic_load_n(&ex->nworkers, __ATOMIC_RELAXED) <
+    if (__atomic_load_n(&ex->nworkers, __ATOMIC_SEQ_CST) <
             ex->o.max_workers &&
         grow(ex) < 0) {
         /* No worker can run it: it fails (the queue keeps its node and
@@ -605,7 +607,7 @@ int acx_executor_shutdown(acx_executor *ex, int wait, int cancel_futures)
     close_locked(ex);
     if (cancel_futures)
         __atomic_store_n(&ex->cancelling, 1, __ATOMIC_RELAXED);
-    else if (ex->nworkers == 0 && q_count(ex) > 0 && !ex->broken)
+    else if (ex->nworkers == 0 && q_nonempty(ex) && !ex->broken)
         spawn_locked(ex); /* accepted work must not be left unrun */
     pthread_mutex_unlock(&ex->mu);
     if (cancel_futures)
