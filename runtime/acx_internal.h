@@ -290,6 +290,11 @@ typedef struct acx__work {
     void *arg;
 } acx__work;
 
+/* futmem.c: memory for a future of SIZE bytes (NULL when out of memory),
+ * and its release, from any thread. */
+void *acx__futmem_get(size_t size);
+void acx__futmem_put(void *p, size_t size);
+
 /* A new pending future with REFS references and its work node filled in
  * (NULL when out of memory); the node of F, and F of a node. */
 acx_future *acx__future_new_work(int refs, acx_work_fn fn, void *arg);

@@ -69,8 +69,8 @@ struct acx_future {
 };
 
 /* The lists' lock: a word, not a pthread mutex, so that a future stays
- * under 128 bytes (malloc's fast bins: a burst of futures allocates and
- * frees several times faster).  It is held for a few pointer moves. */
+ * within futmem.c's 128-byte slots (and malloc's fast bins when futures
+ * come from malloc).  It is held for a few pointer moves. */
 static void fl_lock(acx_future *f)
 {
     for (int i = 0;; i++) {
@@ -96,7 +96,7 @@ static uint32_t phase(uint32_t s)
 
 acx_future *acx__future_new_work(int refs, acx_work_fn fn, void *arg)
 {
-    acx_future *f = malloc(sizeof *f);
+    acx_future *f = acx__futmem_get(sizeof *f);
     if (f == NULL)
         return NULL;
     f->mu = 0;
@@ -149,7 +149,7 @@ void acx_future_unref(acx_future *f)
         n = c->next;
         free(c);
     }
-    free(f);
+    acx__futmem_put(f, sizeof *f);
 }
 
 static void node_unlink(acx_future *f, struct fut_node *n)
