@@ -53,20 +53,26 @@ struct fut_node {
     acx_loop *loop;
 };
 
+/* The first 64 bytes are all an executor's task touches when nobody
+ * listens (futmem.c's slots start on a cache line): the queue node, the
+ * state, the references and the work's outcome, so that the worker takes
+ * one line from the submitter and gives one back. */
 struct acx_future {
-    uint32_t mu;            /* the lock of the lists (fl_lock) */
+    acx__work work;         /* an executor's queue node */
     _Atomic uint32_t state; /* F_*; the futex word of blocked threads */
-    int status;             /* once F_DONE: 0 or a negative errno */
-    int wstatus;            /* the same when F_BYWORK */
-    void *value;
-    void *wvalue;
     _Atomic int refs;
+    int wstatus;            /* the outcome when F_BYWORK */
     _Atomic int stop;       /* cancel asked while running (cooperative) */
+    void *wvalue;
+    uint32_t mu;            /* the lock of the lists (fl_lock) */
+    int status;             /* once F_DONE: 0 or a negative errno */
+    void *value;
     int nthreads;           /* threads blocked in acx_future_wait */
     struct fut_node *head, *tail; /* coroutine waiters, in arrival order */
     struct fut_cb *cbs, **cbs_tail;
-    acx__work work;         /* an executor's queue node */
 };
+_Static_assert(offsetof(struct acx_future, wvalue) + sizeof(void *) <= 64,
+               "a task's fields must share the future's first cache line");
 
 /* The lists' lock: a word, not a pthread mutex, so that a future stays
  * within futmem.c's 128-byte slots (and malloc's fast bins when futures
