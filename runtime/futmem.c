@@ -42,6 +42,12 @@ struct block {
 
 static __thread struct block *cur;  /* the block this thread carves */
 static __thread unsigned next_slot; /* its next free slot */
+/* Frees of this thread not yet counted on their block: a run of frees
+ * from one block (a burst's futures, freed in order) costs one atomic
+ * operation, not one each.  Counted when a free from another block comes,
+ * or when the thread ends. */
+static __thread struct block *drop_block;
+static __thread int drop_n;
 static pthread_key_t exit_key;      /* gives the rest of CUR back at exit */
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static int key_ok;                  /* written once, under KEY_ONCE */
@@ -65,10 +71,14 @@ static void block_drop(struct block *b, int n)
         free(b);
 }
 
-/* A thread ends: the slots of its block it never handed out. */
+/* A thread ends: the frees it has not counted yet, and the slots of its
+ * block it never handed out. */
 static void thread_exit(void *arg)
 {
     (void)arg;
+    if (drop_block != NULL)
+        block_drop(drop_block, drop_n);
+    drop_block = NULL;
     if (cur != NULL && next_slot < SLOTS)
         block_drop(cur, SLOTS - (int)next_slot);
     cur = NULL;
@@ -90,12 +100,17 @@ void *acx__futmem_get(size_t size)
         if (b == NULL)
             return NULL;
         b->live = SLOTS;
-        if (cur == NULL && key_ok)
+        if (cur == NULL && drop_block == NULL && key_ok)
             pthread_setspecific(exit_key, b); /* non-NULL: run at exit */
         cur = b; /* the old one is all handed out: its futures own it */
         next_slot = 0;
     }
-    return (char *)cur + HEAD + SLOT * next_slot++;
+    char *p = (char *)cur + HEAD + SLOT * next_slot++;
+    if (next_slot < SLOTS) { /* the next future's lines, on their way */
+        __builtin_prefetch(p + SLOT, 1);
+        __builtin_prefetch(p + SLOT + 64, 1);
+    }
+    return p;
 }
 
 void acx__futmem_put(void *p, size_t size)
@@ -104,5 +119,15 @@ void acx__futmem_put(void *p, size_t size)
         free(p);
         return;
     }
-    block_drop((struct block *)((uintptr_t)p & ~(uintptr_t)(BLOCK - 1)), 1);
+    struct block *b = (struct block *)((uintptr_t)p & ~(uintptr_t)(BLOCK - 1));
+    if (b == drop_block) {
+        drop_n++;
+        return;
+    }
+    if (drop_block != NULL)
+        block_drop(drop_block, drop_n);
+    else if (cur == NULL && key_ok) /* a thread that only frees */
+        pthread_setspecific(exit_key, b);
+    drop_block = b;
+    drop_n = 1;
 }
