@@ -5,13 +5,14 @@
  * queue; the node is inside the future, so a submit allocates once):
  * a submit is one atomic exchange on the tail's cache line, which the
  * workers only read, and never waits for a worker.  Workers take items
- * under a consumer mutex of their own, a few per round when the queue is
+ * under a consumer lock of their own, a few per round when the queue is
  * long (a small share of it, so that long tasks still spread over the
  * workers).
  *
- * Idle workers: at most one spins (for IDLE_SPIN_NS; waking a sleeping
- * thread costs tens of microseconds on an idle vCPU, more than typical
- * work), the others sleep on a futex word.  A submit wakes a sleeper only
+ * Idle workers: at most one keeps looking at the queue (for IDLE_SPIN_NS,
+ * yielding between looks; waking a sleeping thread costs tens of
+ * microseconds on an idle vCPU, more than typical work), the others sleep
+ * on a futex word.  A submit wakes a sleeper only
  * when nobody spins and no wake-up is already on its way (the WAKING
  * flag), so a burst costs no system call per task; a worker that takes
  * work while more is queued wakes the next one (Go's scheduler does the
