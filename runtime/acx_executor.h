@@ -127,9 +127,11 @@ acx_executor *acx_executor_new(const acx_executor_opts *opts);
  * if nobody waits or holds it).  Never blocks (the queue is lock-free;
  * only while the pool is still starting workers does it take a lock).
  * NULL with errno: EINVAL (FN or EX NULL), ESHUTDOWN (after
- * acx_executor_shutdown), ENOMEM, EAGAIN (no worker exists and none could
- * be started), or the initializer's error as a positive errno when the
- * executor is broken.  Any thread, work included. */
+ * acx_executor_shutdown; a submit racing with it is refused unless a
+ * worker has already taken its work, which then runs), ENOMEM, EAGAIN
+ * (no worker exists and none could be started), or the initializer's
+ * error as a positive errno when the executor is broken.  Any thread,
+ * work included. */
 acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg);
 
 /* The future whose work runs in this thread, NULL outside work: what work

@@ -19,9 +19,13 @@
  * same), so the workers join in as the backlog grows and stay asleep
  * while one of them keeps up: idle workers cost a busy one nothing.
  *
- * Shutdown closes the queue with one atomic OR on the submit counter: the
- * submits counted before it are exactly the work that must still run (or
- * be cancelled), and workers exit once they took that many items.
+ * Shutdown sets a flag that a submit reads after its exchange (both
+ * sequentially consistent): a submit that saw it clear linked its node
+ * before the close, so a worker sees it before it may find the queue
+ * empty and exit; one that saw it set cancels its own future, and is
+ * refused, unless a worker already took the node (the work then runs as
+ * accepted).  The submit path thus has one atomic operation, the
+ * exchange.
  * Workers start lazily, when work is queued and none is idle.  A worker
  * that reaches max_tasks_per_worker hands over to a fresh thread; exited
  * threads are joined by whoever next takes the worker list in hand.
@@ -45,7 +49,6 @@
 #define IDLE_SPIN_NS 50000 /* how long an idle worker looks before sleeping */
 #define BATCH_MAX 16       /* most queued items a worker takes at once */
 #define NAME_MAX_LEN 15    /* pthread_setname_np's limit, without the NUL */
-#define CLOSED (1ull << 63) /* in PUSHED: shut down, submits refused */
 
 struct worker {
     struct worker *next;
@@ -58,14 +61,17 @@ struct worker {
  * _Atomic); each group sits on its own cache line, written by one side. */
 struct acx_executor {
     /* producers: the queue's tail (the spinning worker watches it), and
-     * on a line of its own, as workers read it once per large take, how
-     * many submits were accepted (| CLOSED once shut down) */
+     * on a line of its own, as workers read it once per large take, a
+     * count of submits: exact with one submitting thread, approximate
+     * with several (a plain increment; it sizes takes and nothing else) */
     _Alignas(64) acx__work *qtail;
     _Alignas(64) uint64_t pushed;
-    /* consumers, under QMU: the queue's head and how many were taken */
+    /* consumers, under QMU: the queue's head, and the value of PUSHED
+     * that stands for an empty queue (PUSHED - BASE estimates its length;
+     * reset whenever a take finds it empty) */
     _Alignas(64) uint32_t qmu; /* a word lock (q_lock) */
     acx__work *qhead;
-    uint64_t popped;        /* written under QMU, read atomically */
+    uint64_t base;          /* written under QMU, read atomically */
     acx__work stub;         /* the queue's placeholder node */
     /* idle workers; submits read these */
     _Alignas(64) int spinning; /* 0 or 1: a worker looks at the queue */
@@ -76,8 +82,7 @@ struct acx_executor {
     _Alignas(64) pthread_mutex_t mu;
     int nworkers;           /* started and not exited */
     int seq;                /* numbers thread names */
-    int shut;               /* closed: ACCEPTED is final (atomic) */
-    uint64_t accepted;      /* submits before the close */
+    int shut;               /* closed to submits (atomic) */
     int cancelling;         /* shutdown(cancel_futures): batches too */
     int broken;             /* the initializer's error, or 0 (atomic) */
     int detached;           /* abandoned: workers detached, never joined */
@@ -203,11 +208,12 @@ static void q_unlock(acx_executor *ex)
     __atomic_store_n(&ex->qmu, 0, __ATOMIC_RELEASE);
 }
 
-/* Items accepted and not taken yet (approximate without the locks). */
+/* About how many items are queued (for sizing takes and starting
+ * workers; never for correctness). */
 static uint64_t q_count(acx_executor *ex)
 {
-    uint64_t in = __atomic_load_n(&ex->pushed, __ATOMIC_RELAXED) & ~CLOSED;
-    uint64_t out = __atomic_load_n(&ex->popped, __ATOMIC_RELAXED);
+    uint64_t in = __atomic_load_n(&ex->pushed, __ATOMIC_RELAXED);
+    uint64_t out = __atomic_load_n(&ex->base, __ATOMIC_RELAXED);
     return in > out ? in - out : 0;
 }
 
@@ -216,8 +222,8 @@ static size_t queue_share(acx_executor *ex);
 /* Take up to MAX items into OUT; with SHARE, only a share of the queue
  * (the counters are read only when more than one item is there: a burst
  * that a worker keeps up with leaves their lines to the submitters).
- * *BUSY: a node is being linked; *END: the executor is closed and every
- * item it accepted has been taken. */
+ * *BUSY: a node is being linked; *END: the executor is closed and its
+ * queue empty (a submit that links later is refused: it sees the close). */
 static size_t q_take(acx_executor *ex, acx__work **out, size_t max,
                      int share, int *busy, int *end)
 {
@@ -230,12 +236,17 @@ static size_t q_take(acx_executor *ex, acx__work **out, size_t max,
             max = q < max ? q : max;
         }
     }
-    uint64_t popped = ex->popped + k;
     if (k > 0)
-        __atomic_store_n(&ex->popped, popped, __ATOMIC_RELAXED);
-    else if (__atomic_load_n(&ex->shut, __ATOMIC_ACQUIRE) &&
-             popped == ex->accepted)
-        *end = 1;
+        __atomic_store_n(&ex->base, ex->base + k, __ATOMIC_RELAXED);
+    else if (!*busy) {
+        __atomic_store_n(&ex->base,
+                         __atomic_load_n(&ex->pushed, __ATOMIC_RELAXED),
+                         __ATOMIC_RELAXED); /* empty: the count is 0 */
+        /* the close, then the queue: a submit that missed the close
+         * linked its node before it, so the look sees the node */
+        if (__atomic_load_n(&ex->shut, __ATOMIC_SEQ_CST) && !q_nonempty(ex))
+            *end = 1;
+    }
     q_unlock(ex);
     return k;
 }
@@ -491,19 +502,15 @@ static void reap_locked(acx_executor *ex)
     }
 }
 
-/* Refuse submits from now on (MU held).  The count before the OR is the
- * work accepted: what the workers take before they may exit. */
+/* Refuse submits from now on (MU held). */
 static void close_locked(acx_executor *ex)
 {
-    if (ex->shut)
-        return;
-    uint64_t n = __atomic_fetch_or(&ex->pushed, CLOSED, __ATOMIC_SEQ_CST);
-    ex->accepted = n & ~CLOSED;
-    __atomic_store_n(&ex->shut, 1, __ATOMIC_RELEASE);
+    if (!ex->shut)
+        __atomic_store_n(&ex->shut, 1, __ATOMIC_SEQ_CST);
 }
 
-/* Complete every queued future with ERR, after the close: until all the
- * accepted work is taken (submits still linking theirs included). */
+/* Complete every queued future with ERR, after the close, until the
+ * queue is empty (submits still linking theirs included). */
 static void drain(acx_executor *ex, int err)
 {
     for (;;) {
@@ -536,8 +543,8 @@ static int grow(acx_executor *ex)
                                               __ATOMIC_SEQ_CST) +
                     (uint64_t)__atomic_load_n(&ex->sleepers,
                                               __ATOMIC_SEQ_CST);
-    if (ex->nworkers < ex->o.max_workers && idle < q_count(ex) &&
-        !ex->broken) {
+    if (ex->nworkers < ex->o.max_workers && !ex->broken &&
+        (idle == 0 || idle < q_count(ex))) {
         reap_locked(ex);
         if (spawn_locked(ex) < 0 && ex->nworkers == 0)
             err = -EAGAIN;
@@ -547,6 +554,15 @@ static int grow(acx_executor *ex)
 }
 
 /* ---- submit ------------------------------------------------------------------ */
+
+/* A submit is refused: drop the caller's reference on F and set errno to
+ * the initializer's error or ESHUTDOWN. */
+static void refuse(acx_executor *ex, acx_future *f)
+{
+    int broken = __atomic_load_n(&ex->broken, __ATOMIC_ACQUIRE);
+    acx_future_unref(f);
+    errno = broken ? -broken : ESHUTDOWN;
+}
 
 acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
 {
@@ -558,15 +574,24 @@ acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
     acx_future *f = acx__future_new_work(2, fn, arg);
     if (f == NULL)
         return NULL;
-    if (__atomic_fetch_add(&ex->pushed, 1, __ATOMIC_SEQ_CST) & CLOSED) {
-        __atomic_fetch_sub(&ex->pushed, 1, __ATOMIC_RELAXED);
-        int broken = __atomic_load_n(&ex->broken, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&ex->shut, __ATOMIC_ACQUIRE)) {
+        refuse(ex, f);
         acx_future_unref(f);
-        acx_future_unref(f);
-        errno = broken ? -broken : ESHUTDOWN;
         return NULL;
     }
+    __atomic_store_n(&ex->pushed,
+                     __atomic_load_n(&ex->pushed, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
     q_link(ex, acx__future_work(f));
+    if (__atomic_load_n(&ex->shut, __ATOMIC_SEQ_CST)) {
+        /* Closed while linking: refused, unless a worker has taken the
+         * node already (then it runs, and the submit stands). */
+        if (acx_future_cancel(f) == 0) {
+            refuse(ex, f); /* the queue's reference stays with its node */
+            return NULL;
+        }
+        return f;
+    }
     if (__atomic_load_n(&ex->nworkers, __ATOMIC_SEQ_CST) <
             ex->o.max_workers &&
         grow(ex) < 0) {
