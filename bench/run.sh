@@ -41,7 +41,8 @@
 #  13. executor    thread pool, 2 workers: a burst of 200,000 no-op tasks
 #                  (tasks/s) and the submit-to-result round trip (p50,
 #                  p99), beside a mutex+condvar pool, libuv uv_queue_work
-#                  and Python's ThreadPoolExecutor
+#                  and Python's ThreadPoolExecutor; the same burst on 1,
+#                  2, 4 and 8 workers (more workers must not be slower)
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the

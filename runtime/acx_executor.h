@@ -113,16 +113,23 @@ typedef struct acx_executor_opts {
 
 /* Create an executor (OPTS NULL: all defaults).  No thread starts until
  * work is submitted; a new worker starts when work is queued and no
- * worker is idle, up to max_workers.  An idle worker spins for up to
- * 50 us before it sleeps (only one at a time), so that the next small
- * task starts within a microsecond.  NULL with errno (EINVAL: a negative
- * max_workers; ENOMEM).  Any thread. */
+ * worker is idle, up to max_workers.  An idle worker keeps looking at
+ * the queue for up to 50 us before it sleeps (only one at a time, and it
+ * yields its CPU between looks), so that the next small task starts
+ * within a microsecond or two; sleeping workers are woken one at a time,
+ * and only while the queued work outgrows the awake ones, so idle workers
+ * cost a burst nothing.  NULL with errno (EINVAL: a negative max_workers;
+ * ENOMEM).  Any thread. */
 acx_executor *acx_executor_new(const acx_executor_opts *opts);
 
 /* Queue FN(ARG) and return its future (one reference, for the caller:
  * unref it when done with it; the future completes with FN's result even
- * if nobody waits or holds it).  NULL with errno: EINVAL (FN or EX NULL),
- * ESHUTDOWN (after acx_executor_shutdown), ENOMEM, or the initializer's
+ * if nobody waits or holds it).  Never blocks (the queue is lock-free;
+ * only while the pool is still starting workers does it take a lock).
+ * NULL with errno: EINVAL (FN or EX NULL), ESHUTDOWN (after
+ * acx_executor_shutdown; a submit racing with it is refused unless a
+ * worker has already taken its work, which then runs), ENOMEM, EAGAIN
+ * (no worker exists and none could be started), or the initializer's
  * error as a positive errno when the executor is broken.  Any thread,
  * work included. */
 acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg);

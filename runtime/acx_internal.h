@@ -275,6 +275,32 @@ int acx__loop_post(acx_loop *l, acx__post *p);
  * first (the work must not run), -EALREADY when it runs or ran already. */
 int acx__future_start(acx_future *f);
 
+/* Complete F, claimed by acx__future_start, with its work's outcome
+ * (STATUS 0 and VALUE, or a negative errno): the cheap path of
+ * acx_future_set_result/set_error for the thread that runs the work.
+ * -EALREADY when another completer got there first. */
+int acx__future_finish(acx_future *f, int status, void *value);
+
+/* An executor's queue node, inside its future (submit allocates nothing
+ * else).  NEXT is read and written with __atomic builtins: producers link
+ * it while a consumer reads it. */
+typedef struct acx__work {
+    struct acx__work *next;
+    acx_work_fn fn;
+    void *arg;
+} acx__work;
+
+/* futmem.c: memory for a future of SIZE bytes (NULL when out of memory),
+ * and its release, from any thread. */
+void *acx__futmem_get(size_t size);
+void acx__futmem_put(void *p, size_t size);
+
+/* A new pending future with REFS references and its work node filled in
+ * (NULL when out of memory); the node of F, and F of a node. */
+acx_future *acx__future_new_work(int refs, acx_work_fn fn, void *arg);
+acx__work *acx__future_work(acx_future *f);
+acx_future *acx__work_future(acx__work *w);
+
 /* The pause hint for a spin-wait (it frees the core's other hyperthread). */
 #if defined(__x86_64__) || defined(__i386__)
 #define ACX__CPU_RELAX() __builtin_ia32_pause()

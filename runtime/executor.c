@@ -1,22 +1,41 @@
 /* executor.c - the thread pool executor (concurrent.futures'
  * ThreadPoolExecutor).
  *
- * One mutex guards a ring of queued work and the worker list.  A worker
- * takes a few items per lock round trip when the queue is long (a small
- * share of it, so long tasks still spread over the workers).  An idle
- * worker spins a while on an atomic flag, queue not empty (waking a
- * sleeping thread costs tens of microseconds on an idle vCPU, more than
- * typical work), then sleeps on a futex word that submit bumps only for
- * an item that no spinning or already woken worker is coming for.  Workers start lazily,
- * when work is queued and none is idle.  A worker that reaches
- * max_tasks_per_worker hands over to a fresh thread; exited threads are
- * joined by whoever next takes the worker list in hand.
+ * The queue is an intrusive lock-free list (Vyukov's multi-producer
+ * queue; the node is inside the future, so a submit allocates once):
+ * a submit is one atomic exchange on the tail's cache line, which the
+ * workers only read, and never waits for a worker.  Workers take items
+ * under a consumer lock of their own, a few per round when the queue is
+ * long (a small share of it, so that long tasks still spread over the
+ * workers).
+ *
+ * Idle workers: at most one keeps looking at the queue (for IDLE_SPIN_NS,
+ * yielding between looks; waking a sleeping thread costs tens of
+ * microseconds on an idle vCPU, more than typical work), the others sleep
+ * on a futex word.  A submit wakes a sleeper only
+ * when nobody spins and no wake-up is already on its way (the WAKING
+ * flag), so a burst costs no system call per task; a worker that takes
+ * work while more is queued wakes the next one (Go's scheduler does the
+ * same), so the workers join in as the backlog grows and stay asleep
+ * while one of them keeps up: idle workers cost a busy one nothing.
+ *
+ * Shutdown sets a flag that a submit reads after its exchange (both
+ * sequentially consistent): a submit that saw it clear linked its node
+ * before the close, so a worker sees it before it may find the queue
+ * empty and exit; one that saw it set cancels its own future, and is
+ * refused, unless a worker already took the node (the work then runs as
+ * accepted).  The submit path thus has one atomic operation, the
+ * exchange.
+ * Workers start lazily, when work is queued and none is idle.  A worker
+ * that reaches max_tasks_per_worker hands over to a fresh thread; exited
+ * threads are joined by whoever next takes the worker list in hand.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +47,8 @@
 #include "acx_internal.h"
 
 #define IDLE_SPIN_NS 50000 /* how long an idle worker looks before sleeping */
-#define BATCH_MAX 16      /* most queued items a worker takes at once */
+#define BATCH_MAX 16       /* most queued items a worker takes at once */
 #define NAME_MAX_LEN 15    /* pthread_setname_np's limit, without the NUL */
-
-struct work {
-    acx_future *f;
-    acx_work_fn fn;
-    void *arg;
-};
 
 struct worker {
     struct worker *next;
@@ -44,24 +57,34 @@ struct worker {
     int exited; /* past its last use of the executor: join will not block */
 };
 
+/* Fields with __atomic builtins are plain types (clang rejects them on
+ * _Atomic); each group sits on its own cache line, written by one side. */
 struct acx_executor {
-    pthread_mutex_t mu;
-    struct work *ring;      /* queued work, a circular array */
-    size_t cap, head, count;
-    /* Whether COUNT > 0, for spinning workers, on a line of its own and
-     * written only when that changes: a spinner reading it must not slow
-     * down every push and pop of a burst. */
-    _Alignas(64) _Atomic int nonempty;
-    _Alignas(64) char after_nonempty;
-    _Atomic uint32_t wake;  /* futex word of sleeping workers */
-    _Atomic int spinning;   /* idle workers looking at QUEUED */
-    int sleeping;           /* idle workers on the futex */
-    int waking;             /* of which woken by submit, not yet up */
+    /* producers: the queue's tail (the spinning worker watches it), and
+     * on a line of its own, as workers read it once per large take, a
+     * count of submits: exact with one submitting thread, approximate
+     * with several (a plain increment; it sizes takes and nothing else) */
+    _Alignas(64) acx__work *qtail;
+    _Alignas(64) uint64_t pushed;
+    /* consumers, under QMU: the queue's head, and the value of PUSHED
+     * that stands for an empty queue (PUSHED - BASE estimates its length;
+     * reset whenever a take finds it empty) */
+    _Alignas(64) uint32_t qmu; /* a word lock (q_lock) */
+    acx__work *qhead;
+    uint64_t base;          /* written under QMU, read atomically */
+    acx__work stub;         /* the queue's placeholder node */
+    /* idle workers; submits read these */
+    _Alignas(64) int spinning; /* 0 or 1: a worker looks at the queue */
+    int sleepers;           /* workers on (or about to sleep on) WAKE */
+    int waking;             /* a wake-up is on its way: do not send more */
+    uint32_t wake;          /* futex word of sleeping workers */
+    /* the rest, under MU (NWORKERS also read without it) */
+    _Alignas(64) pthread_mutex_t mu;
     int nworkers;           /* started and not exited */
     int seq;                /* numbers thread names */
-    int shutdown;
-    _Atomic int cancelling; /* shutdown(cancel_futures): batches too */
-    int broken;             /* the initializer's error, or 0 */
+    int shut;               /* closed to submits (atomic) */
+    int cancelling;         /* shutdown(cancel_futures): batches too */
+    int broken;             /* the initializer's error, or 0 (atomic) */
     int detached;           /* abandoned: workers detached, never joined */
     struct worker *workers;
     acx_executor_opts o;
@@ -97,9 +120,10 @@ acx_executor *acx_executor_new(const acx_executor_opts *opts)
         errno = EINVAL;
         return NULL;
     }
-    acx_executor *ex = calloc(1, sizeof *ex);
+    acx_executor *ex = aligned_alloc(64, sizeof *ex);
     if (ex == NULL)
         return NULL;
+    memset(ex, 0, sizeof *ex);
     if (opts != NULL)
         ex->o = *opts;
     if (ex->o.max_workers == 0)
@@ -108,138 +132,243 @@ acx_executor *acx_executor_new(const acx_executor_opts *opts)
              ex->o.thread_name_prefix ? ex->o.thread_name_prefix
                                       : "acxpool");
     ex->o.thread_name_prefix = ex->prefix;
-    /* Held for a few instructions by the submitter and every worker: an
-     * adaptive mutex spins a little where a plain one would sleep in the
-     * kernel at each collision (most of a burst's cost). */
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
-    pthread_mutex_init(&ex->mu, &a);
-    pthread_mutexattr_destroy(&a);
+    ex->qtail = ex->qhead = &ex->stub;
+    pthread_mutex_init(&ex->mu, NULL);
     return ex;
 }
 
-/* ---- the queue (under MU) ------------------------------------------------ */
+/* ---- the queue ------------------------------------------------------------ */
 
-static int ring_push(acx_executor *ex, struct work w)
+/* Append W.  Any thread, no lock: the exchange orders the submits; the
+ * link after it makes W reachable from its predecessor. */
+static void q_link(acx_executor *ex, acx__work *w)
 {
-    if (ex->count == ex->cap) {
-        size_t cap = ex->cap ? ex->cap * 2 : 64;
-        struct work *r = malloc(cap * sizeof *r);
-        if (r == NULL)
-            return -ENOMEM;
-        for (size_t i = 0; i < ex->count; i++)
-            r[i] = ex->ring[(ex->head + i) % ex->cap];
-        free(ex->ring);
-        ex->ring = r;
-        ex->cap = cap;
-        ex->head = 0;
+    __atomic_store_n(&w->next, NULL, __ATOMIC_RELAXED);
+    acx__work *prev = __atomic_exchange_n(&ex->qtail, w, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&prev->next, w, __ATOMIC_RELEASE);
+}
+
+/* Work queued or being linked (the tail is the placeholder only when the
+ * queue is empty).  Sequentially consistent: a worker going idle and a
+ * submit each look at what the other wrote first. */
+static int q_nonempty(acx_executor *ex)
+{
+    return __atomic_load_n(&ex->qtail, __ATOMIC_SEQ_CST) != &ex->stub;
+}
+
+/* Take the oldest node (QMU held).  NULL when there is none, with *BUSY
+ * set when a submit is between its exchange and its link: its node is
+ * about to be reachable. */
+static acx__work *q_pop(acx_executor *ex, int *busy)
+{
+    acx__work *h = ex->qhead;
+    acx__work *n = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE);
+    if (h == &ex->stub) {
+        if (n == NULL) {
+            *busy = q_nonempty(ex);
+            return NULL;
+        }
+        ex->qhead = h = n; /* skip the placeholder */
+        n = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE);
     }
-    ex->ring[(ex->head + ex->count) % ex->cap] = w;
-    ex->count++;
-    if (ex->count == 1)
-        atomic_store_explicit(&ex->nonempty, 1, memory_order_release);
-    return 0;
+    if (n == NULL) { /* H is the last node */
+        if (__atomic_load_n(&ex->qtail, __ATOMIC_ACQUIRE) != h) {
+            *busy = 1;
+            return NULL;
+        }
+        q_link(ex, &ex->stub); /* the placeholder goes behind it */
+        n = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE);
+        if (n == NULL) {
+            *busy = 1;
+            return NULL;
+        }
+    }
+    ex->qhead = n;
+    return h;
 }
 
-static struct work ring_pop(acx_executor *ex)
+/* The consumers' lock: held for a few pointer moves, by workers only; a
+ * word, so that the release is a plain store (a pthread mutex's is an
+ * atomic exchange, at every take). */
+static void q_lock(acx_executor *ex)
 {
-    struct work w = ex->ring[ex->head];
-    ex->head = (ex->head + 1) % ex->cap;
-    ex->count--;
-    if (ex->count == 0)
-        atomic_store_explicit(&ex->nonempty, 0, memory_order_relaxed);
-    return w;
+    for (int i = 0;; i++) {
+        if (__atomic_load_n(&ex->qmu, __ATOMIC_RELAXED) == 0 &&
+            !__atomic_exchange_n(&ex->qmu, 1, __ATOMIC_ACQUIRE))
+            return;
+        if (i < 64)
+            ACX__CPU_RELAX();
+        else
+            sched_yield(); /* the holder lost its CPU */
+    }
 }
 
-/* ---- workers --------------------------------------------------------------- */
+static void q_unlock(acx_executor *ex)
+{
+    __atomic_store_n(&ex->qmu, 0, __ATOMIC_RELEASE);
+}
 
-static void futex_wake(_Atomic uint32_t *w, int n)
+/* About how many items are queued (for sizing takes and starting
+ * workers; never for correctness). */
+static uint64_t q_count(acx_executor *ex)
+{
+    uint64_t in = __atomic_load_n(&ex->pushed, __ATOMIC_RELAXED);
+    uint64_t out = __atomic_load_n(&ex->base, __ATOMIC_RELAXED);
+    return in > out ? in - out : 0;
+}
+
+static size_t queue_share(acx_executor *ex);
+
+/* Take up to MAX items into OUT; with SHARE, only a share of the queue
+ * (the counters are read only when more than one item is there: a burst
+ * that a worker keeps up with leaves their lines to the submitters).
+ * *BUSY: a node is being linked; *END: the executor is closed and its
+ * queue empty (a submit that links later is refused: it sees the close). */
+static size_t q_take(acx_executor *ex, acx__work **out, size_t max,
+                     int share, int *busy, int *end)
+{
+    size_t k = 0;
+    q_lock(ex);
+    while (k < max && (out[k] = q_pop(ex, busy)) != NULL) {
+        k++;
+        if (k == 1 && share && max > 1 && ex->qhead != &ex->stub) {
+            size_t q = queue_share(ex);
+            max = q < max ? q : max;
+        }
+    }
+    if (k > 0)
+        __atomic_store_n(&ex->base, ex->base + k, __ATOMIC_RELAXED);
+    else if (!*busy) {
+        __atomic_store_n(&ex->base,
+                         __atomic_load_n(&ex->pushed, __ATOMIC_RELAXED),
+                         __ATOMIC_RELAXED); /* empty: the count is 0 */
+        /* the close, then the queue: a submit that missed the close
+         * linked its node before it, so the look sees the node */
+        if (__atomic_load_n(&ex->shut, __ATOMIC_SEQ_CST) && !q_nonempty(ex))
+            *end = 1;
+    }
+    q_unlock(ex);
+    return k;
+}
+
+/* ---- waking workers ------------------------------------------------------- */
+
+static void futex_wake(uint32_t *w, int n)
 {
     syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
-/* Wake sleepers for queued work no spinning worker will take. */
-static int wake_needed(acx_executor *ex)
+/* Queued work may need a worker: wake a sleeper unless one spins (it
+ * will see the work) or a wake-up is already on its way (whoever it
+ * wakes takes work and, if more is queued, wakes the next). */
+static void wake_one(acx_executor *ex)
 {
-    if (ex->sleeping - ex->waking <= 0 ||
-        ex->count <= (size_t)atomic_load(&ex->spinning) + ex->waking)
-        return 0;
-    ex->waking++; /* one wake-up per item nobody is coming for */
-    return 1;
+    if (__atomic_load_n(&ex->spinning, __ATOMIC_SEQ_CST) != 0 ||
+        __atomic_load_n(&ex->sleepers, __ATOMIC_SEQ_CST) == 0 ||
+        __atomic_load_n(&ex->waking, __ATOMIC_RELAXED) != 0 ||
+        __atomic_exchange_n(&ex->waking, 1, __ATOMIC_SEQ_CST) != 0)
+        return;
+    __atomic_add_fetch(&ex->wake, 1, __ATOMIC_SEQ_CST);
+    futex_wake(&ex->wake, 1);
 }
 
-static void run_work(acx_executor *ex, struct work w)
+static void wake_all(acx_executor *ex)
 {
+    __atomic_add_fetch(&ex->wake, 1, __ATOMIC_SEQ_CST);
+    futex_wake(&ex->wake, INT_MAX);
+}
+
+static int closed(acx_executor *ex)
+{
+    return __atomic_load_n(&ex->shut, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&ex->broken, __ATOMIC_ACQUIRE);
+}
+
+/* Become the one spinning worker, if none is. */
+static int spin_claim(acx_executor *ex)
+{
+    int zero = 0;
+    return __atomic_load_n(&ex->spinning, __ATOMIC_RELAXED) == 0 &&
+           __atomic_compare_exchange_n(&ex->spinning, &zero, 1, 0,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+/* The spinner looks at the queue's tail (a line submits write once each)
+ * until work or a shutdown comes (1) or IDLE_SPIN_NS pass (0).  It yields
+ * between looks rather than pausing: on a busy machine the submitter may
+ * share its CPU, and a pause loop would hold off the very thread it waits
+ * for (measured: 5.4 us round trips instead of 1.6); alone on its CPU a
+ * yield returns within a few hundred nanoseconds. */
+static int spin_poll(acx_executor *ex)
+{
+    int64_t t0 = mono_ns();
+    for (int i = 0;; i++) {
+        if (q_nonempty(ex) || closed(ex))
+            return 1;
+        sched_yield();
+        if ((i & 15) == 15 && mono_ns() - t0 > IDLE_SPIN_NS)
+            return 0;
+    }
+}
+
+/* Sleep until a submit (or shutdown) bumps WAKE.  SLEEPERS goes up before
+ * the last look at the queue and a submit reads it after its exchange,
+ * so one of them sees the other.  Whoever leaves this clears WAKING: the
+ * wake-up it stood for has arrived (or was not needed), and no worker may
+ * go to sleep with it set (it would hold every later wake-up off). */
+static void worker_sleep(acx_executor *ex)
+{
+    uint32_t seen = __atomic_load_n(&ex->wake, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&ex->sleepers, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&ex->waking, 0, __ATOMIC_SEQ_CST) == 0 &&
+        !q_nonempty(ex) && !closed(ex))
+        syscall(SYS_futex, &ex->wake, FUTEX_WAIT_PRIVATE, seen, NULL, NULL,
+                0);
+    __atomic_sub_fetch(&ex->sleepers, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ex->waking, 0, __ATOMIC_SEQ_CST);
+}
+
+/* ---- workers --------------------------------------------------------------- */
+
+static void run_work(acx_executor *ex, acx__work *w)
+{
+    acx_future *f = acx__work_future(w);
     /* Work a worker took in a batch is still queued work to a caller. */
-    if (atomic_load_explicit(&ex->cancelling, memory_order_relaxed))
-        acx_future_cancel(w.f);
-    if (acx__future_start(w.f) == 0) {
+    if (__atomic_load_n(&ex->cancelling, __ATOMIC_RELAXED))
+        acx_future_cancel(f);
+    if (acx__future_start(f) == 0) {
         int err = 0;
-        cur_work = w.f;
-        void *v = w.fn(w.arg, &err);
+        cur_work = f;
+        void *v = w->fn(w->arg, &err);
         cur_work = NULL;
-        if (err < 0)
-            acx_future_set_error(w.f, err);
-        else
-            acx_future_set_result(w.f, v);
+        acx__future_finish(f, err < 0 ? err : 0, v);
     }
-    acx_future_unref(w.f); /* the queue's reference */
+    acx_future_unref(f); /* the queue's reference */
 }
 
-/* Idle, with MU held: spin, then sleep, until work or shutdown may have
- * come.  Returns with MU held.  One idle worker at a time spins: waking a
- * sleeping thread costs the submitter a system call and the work tens of
- * microseconds when its vCPU has gone idle, far more than small work
- * takes; a second spinner would only take a CPU from the submitter. */
-static void worker_idle(acx_executor *ex)
-{
-    if (atomic_load(&ex->spinning) == 0) {
-        atomic_fetch_add(&ex->spinning, 1);
-        pthread_mutex_unlock(&ex->mu);
-        int64_t until = mono_ns() + IDLE_SPIN_NS;
-        for (int i = 0;; i++) {
-            if (atomic_load_explicit(&ex->nonempty, memory_order_acquire))
-                break;
-            ACX__CPU_RELAX();
-            if ((i & 63) == 63 && mono_ns() > until)
-                break;
-        }
-        pthread_mutex_lock(&ex->mu);
-        atomic_fetch_sub(&ex->spinning, 1);
-        if (ex->count > 0 || ex->shutdown)
-            return;
-    }
-    uint32_t seen = atomic_load(&ex->wake);
-    ex->sleeping++;
-    pthread_mutex_unlock(&ex->mu);
-    syscall(SYS_futex, &ex->wake, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-    pthread_mutex_lock(&ex->mu);
-    ex->sleeping--;
-    if (ex->waking > 0)
-        ex->waking--;
-}
-
-/* How many queued items a worker takes at once (MU held): one lock round
+/* How many items a worker takes at once (at most MAX): one lock round
  * trip for several small tasks in a burst, yet never more than a small
  * share of the queue, so that the other workers are not starved of long
- * tasks; and never past max_tasks_per_worker. */
-static size_t batch_size(const acx_executor *ex, unsigned done)
+ * tasks.  Also what it has left before max_tasks_per_worker. */
+static size_t batch_max(const acx_executor *ex, unsigned done)
 {
-    size_t k = ex->count / (4 * (size_t)ex->o.max_workers);
-    if (k > BATCH_MAX)
-        k = BATCH_MAX;
-    if (k < 1)
-        k = 1;
+    unsigned k = BATCH_MAX;
     if (ex->o.max_tasks_per_worker != 0 &&
         k > ex->o.max_tasks_per_worker - done)
         k = ex->o.max_tasks_per_worker - done;
     return k;
 }
 
-static void fail_queued(acx_executor *ex, int err);
+static size_t queue_share(acx_executor *ex)
+{
+    uint64_t k = q_count(ex) / (4 * (uint64_t)ex->o.max_workers);
+    return k < 1 ? 1 : k > BATCH_MAX ? BATCH_MAX : (size_t)k;
+}
+
+static void drain(acx_executor *ex, int err);
 static int spawn_locked(acx_executor *ex);
 static void reap_locked(acx_executor *ex);
+static void close_locked(acx_executor *ex);
 
 static void name_thread(acx_executor *ex, int n)
 {
@@ -249,53 +378,89 @@ static void name_thread(acx_executor *ex, int n)
     pthread_setname_np(pthread_self(), name);
 }
 
-static void *worker_main(void *arg)
+/* The initializer failed: refuse submits with ERR from now on and fail
+ * the work queued. */
+static void break_executor(acx_executor *ex, int err)
 {
-    struct worker *me = arg;
-    acx_executor *ex = me->ex;
-    pthread_mutex_t *mu = &ex->mu;
-    cur_exec = ex;
-    pthread_mutex_lock(mu);
-    int n = ex->seq++;
-    pthread_mutex_unlock(mu);
-    name_thread(ex, n);
-    if (ex->o.initializer != NULL) {
-        int err = ex->o.initializer(ex->o.initarg);
-        if (err < 0) {
-            pthread_mutex_lock(mu);
-            if (ex->broken == 0)
-                ex->broken = err;
-            fail_queued(ex, err);
-        }
-    }
+    pthread_mutex_lock(&ex->mu);
+    if (ex->broken == 0)
+        __atomic_store_n(&ex->broken, err, __ATOMIC_RELEASE);
+    close_locked(ex); /* after BROKEN: a refused submit reads it */
+    pthread_mutex_unlock(&ex->mu);
+    drain(ex, __atomic_load_n(&ex->broken, __ATOMIC_ACQUIRE));
+    wake_all(ex);
+}
+
+/* Run work until the executor ends or this worker has run its share. */
+static void worker_loop(acx_executor *ex)
+{
     unsigned done = 0;
-    pthread_mutex_lock(mu);
-    while (!ex->broken) {
-        if (ex->count > 0) {
-            struct work batch[BATCH_MAX];
-            size_t k = batch_size(ex, done);
-            for (size_t i = 0; i < k; i++)
-                batch[i] = ring_pop(ex);
-            pthread_mutex_unlock(mu);
+    int spinner = 0;
+    for (;;) {
+        acx__work *batch[BATCH_MAX];
+        int busy = 0, end = 0;
+        size_t k = q_take(ex, batch, batch_max(ex, done), 1, &busy, &end);
+        if (k > 0) {
+            if (spinner) {
+                spinner = 0;
+                __atomic_store_n(&ex->spinning, 0, __ATOMIC_SEQ_CST);
+            }
+            if (q_nonempty(ex))
+                wake_one(ex); /* more work: the next worker joins in */
             for (size_t i = 0; i < k; i++)
                 run_work(ex, batch[i]);
             done += (unsigned)k;
-            pthread_mutex_lock(mu);
             if (done == ex->o.max_tasks_per_worker)
                 break; /* recycle: a fresh thread takes over */
             continue;
         }
-        if (ex->shutdown)
+        if (end || __atomic_load_n(&ex->broken, __ATOMIC_ACQUIRE))
             break;
-        worker_idle(ex);
+        if (busy || closed(ex)) { /* a submit is linking its node */
+            sched_yield();
+            continue;
+        }
+        if (spinner || spin_claim(ex)) {
+            spinner = 1;
+            if (spin_poll(ex))
+                continue;
+            spinner = 0;
+            __atomic_store_n(&ex->spinning, 0, __ATOMIC_SEQ_CST);
+            if (q_nonempty(ex))
+                continue; /* a submit saw us spinning: do not sleep */
+        }
+        worker_sleep(ex);
     }
-    ex->nworkers--;
+    if (spinner)
+        __atomic_store_n(&ex->spinning, 0, __ATOMIC_SEQ_CST);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *me = arg;
+    acx_executor *ex = me->ex;
+    cur_exec = ex;
+    pthread_mutex_lock(&ex->mu);
+    int n = ex->seq++;
+    pthread_mutex_unlock(&ex->mu);
+    name_thread(ex, n);
+    int err = ex->o.initializer ? ex->o.initializer(ex->o.initarg) : 0;
+    if (err < 0)
+        break_executor(ex, err);
+    else
+        worker_loop(ex);
+    pthread_mutex_lock(&ex->mu);
+    /* A submit that saw the pool full (before this store) linked its node
+     * before it looked: the look at the queue below sees that node. */
+    __atomic_store_n(&ex->nworkers, ex->nworkers - 1, __ATOMIC_SEQ_CST);
     reap_locked(ex); /* others that exited; never this one (not marked) */
-    if (ex->count > 0 && !ex->broken &&
-        ex->nworkers < ex->o.max_workers)
+    int closing = closed(ex);
+    if (q_nonempty(ex) && !ex->broken && ex->nworkers < ex->o.max_workers)
         spawn_locked(ex); /* the queue must not be left without workers */
     me->exited = 1;
-    pthread_mutex_unlock(mu);
+    pthread_mutex_unlock(&ex->mu);
+    if (closing)
+        wake_all(ex); /* the others may be done too */
     return NULL;
 }
 
@@ -315,7 +480,7 @@ static int spawn_locked(acx_executor *ex)
         pthread_detach(w->tid);
     w->next = ex->workers;
     ex->workers = w;
-    ex->nworkers++;
+    __atomic_store_n(&ex->nworkers, ex->nworkers + 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -337,38 +502,67 @@ static void reap_locked(acx_executor *ex)
     }
 }
 
-/* Complete every queued future with ERR (MU held; it is released). */
-static void fail_queued(acx_executor *ex, int err)
+/* Refuse submits from now on (MU held). */
+static void close_locked(acx_executor *ex)
 {
-    size_t n = ex->count;
-    struct work *w = n ? malloc(n * sizeof *w) : NULL;
-    size_t taken = 0;
-    if (w != NULL)
-        while (ex->count > 0)
-            w[taken++] = ring_pop(ex);
-    pthread_mutex_unlock(&ex->mu);
-    for (size_t i = 0; i < taken; i++) {
-        if (err == -ECANCELED)
-            acx_future_cancel(w[i].f);
-        else
-            acx_future_set_error(w[i].f, err);
-        acx_future_unref(w[i].f);
-    }
-    free(w);
-    if (n > 0 && w == NULL) { /* out of memory: one at a time instead */
-        pthread_mutex_lock(&ex->mu);
-        while (ex->count > 0) {
-            struct work one = ring_pop(ex);
-            pthread_mutex_unlock(&ex->mu);
-            acx_future_set_error(one.f, err);
-            acx_future_unref(one.f);
-            pthread_mutex_lock(&ex->mu);
+    if (!ex->shut)
+        __atomic_store_n(&ex->shut, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Complete every queued future with ERR, after the close, until the
+ * queue is empty (submits still linking theirs included). */
+static void drain(acx_executor *ex, int err)
+{
+    for (;;) {
+        acx__work *w[64];
+        int busy = 0, end = 0;
+        size_t k = q_take(ex, w, 64, 0, &busy, &end);
+        for (size_t i = 0; i < k; i++) {
+            acx_future *f = acx__work_future(w[i]);
+            if (err == -ECANCELED)
+                acx_future_cancel(f);
+            else
+                acx_future_set_error(f, err);
+            acx_future_unref(f);
         }
-        pthread_mutex_unlock(&ex->mu);
+        if (end)
+            return;
+        if (k == 0)
+            sched_yield();
     }
 }
 
+/* Work was queued: start a worker if none is idle for it (MU taken only
+ * while the pool is not full).  -EAGAIN when no worker exists and none
+ * can start. */
+static int grow(acx_executor *ex)
+{
+    pthread_mutex_lock(&ex->mu);
+    int err = 0;
+    uint64_t idle = (uint64_t)__atomic_load_n(&ex->spinning,
+                                              __ATOMIC_SEQ_CST) +
+                    (uint64_t)__atomic_load_n(&ex->sleepers,
+                                              __ATOMIC_SEQ_CST);
+    if (ex->nworkers < ex->o.max_workers && !ex->broken &&
+        (idle == 0 || idle < q_count(ex))) {
+        reap_locked(ex);
+        if (spawn_locked(ex) < 0 && ex->nworkers == 0)
+            err = -EAGAIN;
+    }
+    pthread_mutex_unlock(&ex->mu);
+    return err;
+}
+
 /* ---- submit ------------------------------------------------------------------ */
+
+/* A submit is refused: drop the caller's reference on F and set errno to
+ * the initializer's error or ESHUTDOWN. */
+static void refuse(acx_executor *ex, acx_future *f)
+{
+    int broken = __atomic_load_n(&ex->broken, __ATOMIC_ACQUIRE);
+    acx_future_unref(f);
+    errno = broken ? -broken : ESHUTDOWN;
+}
 
 acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
 {
@@ -376,42 +570,39 @@ acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
         errno = EINVAL;
         return NULL;
     }
-    acx_future *f = acx_future_new();
+    /* one reference for the caller, one for the queue (the worker's) */
+    acx_future *f = acx__future_new_work(2, fn, arg);
     if (f == NULL)
         return NULL;
-    acx_future_ref(f); /* the queue's, dropped when the work is done */
-    pthread_mutex_lock(&ex->mu);
-    int err = ex->broken ? ex->broken : ex->shutdown ? -ESHUTDOWN : 0;
-    if (err == 0)
-        err = ring_push(ex, (struct work){f, fn, arg});
-    if (err < 0) {
-        pthread_mutex_unlock(&ex->mu);
+    if (__atomic_load_n(&ex->shut, __ATOMIC_ACQUIRE)) {
+        refuse(ex, f);
         acx_future_unref(f);
-        acx_future_unref(f);
-        errno = -err;
         return NULL;
     }
-    int idle = atomic_load(&ex->spinning) + ex->sleeping;
-    if ((size_t)idle < ex->count && ex->nworkers < ex->o.max_workers) {
-        reap_locked(ex);
-        if (spawn_locked(ex) < 0 && ex->nworkers == 0) {
-            /* No worker can run it: take it back (it is the last). */
-            ex->count--;
-            if (ex->count == 0)
-                atomic_store(&ex->nonempty, 0);
-            pthread_mutex_unlock(&ex->mu);
-            acx_future_unref(f);
-            acx_future_unref(f);
-            errno = EAGAIN;
+    __atomic_store_n(&ex->pushed,
+                     __atomic_load_n(&ex->pushed, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+    q_link(ex, acx__future_work(f));
+    if (__atomic_load_n(&ex->shut, __ATOMIC_SEQ_CST)) {
+        /* Closed while linking: refused, unless a worker has taken the
+         * node already (then it runs, and the submit stands). */
+        if (acx_future_cancel(f) == 0) {
+            refuse(ex, f); /* the queue's reference stays with its node */
             return NULL;
         }
+        return f;
     }
-    int wake = wake_needed(ex);
-    if (wake)
-        atomic_fetch_add(&ex->wake, 1);
-    pthread_mutex_unlock(&ex->mu);
-    if (wake)
-        futex_wake(&ex->wake, 1);
+    if (__atomic_load_n(&ex->nworkers, __ATOMIC_SEQ_CST) <
+            ex->o.max_workers &&
+        grow(ex) < 0) {
+        /* No worker can run it: it fails (the queue keeps its node and
+         * reference until a worker or the executor's end takes it). */
+        acx_future_set_error(f, -EAGAIN);
+        acx_future_unref(f);
+        errno = EAGAIN;
+        return NULL;
+    }
+    wake_one(ex);
     return f;
 }
 
@@ -439,15 +630,15 @@ int acx_executor_shutdown(acx_executor *ex, int wait, int cancel_futures)
     if (wait && cur_exec == ex)
         return -EDEADLK; /* it would wait for itself */
     pthread_mutex_lock(&ex->mu);
-    ex->shutdown = 1;
-    atomic_fetch_add(&ex->wake, 1);
-    if (cancel_futures) {
-        atomic_store(&ex->cancelling, 1);
-        fail_queued(ex, -ECANCELED); /* unlocks */
-    }
-    else
-        pthread_mutex_unlock(&ex->mu);
-    futex_wake(&ex->wake, INT_MAX);
+    close_locked(ex);
+    if (cancel_futures)
+        __atomic_store_n(&ex->cancelling, 1, __ATOMIC_RELAXED);
+    else if (ex->nworkers == 0 && q_nonempty(ex) && !ex->broken)
+        spawn_locked(ex); /* accepted work must not be left unrun */
+    pthread_mutex_unlock(&ex->mu);
+    if (cancel_futures)
+        drain(ex, -ECANCELED);
+    wake_all(ex);
     if (wait)
         join_all(ex);
     return 0;
@@ -488,7 +679,12 @@ void acx_executor_free(acx_executor *ex)
     if (ex == NULL || cur_exec == ex)
         return; /* from its own work it would free itself under it */
     acx_executor_shutdown(ex, 1, 0);
-    free(ex->ring);
+    /* Nodes left behind by failed submits (their futures are done). */
+    int busy = 0;
+    for (acx__work *w; (w = q_pop(ex, &busy)) != NULL;) {
+        acx_future_cancel(acx__work_future(w));
+        acx_future_unref(acx__work_future(w));
+    }
     pthread_mutex_destroy(&ex->mu);
     free(ex);
 }

@@ -1,8 +1,11 @@
 /* future.c - one-shot results any thread may complete and any coroutine
  * or thread may wait for.
  *
- * A mutex guards the waiter lists; the state word is also the futex that
- * blocked threads sleep on.  A coroutine waiter is a node in its await
+ * A small lock guards the waiter lists; the state word is also the futex that
+ * blocked threads sleep on.  Completion takes the mutex only when someone
+ * listens (a waiter or a callback registered, the LISTEN bit): a future
+ * nobody waits on yet, as most of an executor's burst, completes with two
+ * atomic operations on its own cache line.  A coroutine waiter is a node in its await
  * frame: completion unlinks it and, from another thread, posts it to the
  * waiter's loop (an intrusive post, so completing allocates nothing); on
  * the waiter's own loop thread it readies the task directly.  A cancelled
@@ -14,6 +17,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,7 +28,18 @@
 
 #include "acx_internal.h"
 
-enum { F_PENDING, F_RUNNING, F_DONE };
+/* The state word: a phase in the low bits, and LISTEN once a waiter or a
+ * callback was registered (set under the mutex, while PENDING or RUNNING
+ * only: a completer that saw it clear in its first step may skip the
+ * mutex).  COMPLETING: one completer won and writes the result. */
+enum { F_PENDING, F_RUNNING, F_DONE, F_COMPLETING };
+#define F_PHASE 3u
+#define F_LISTEN 4u
+/* Done by its executor's work (acx__future_finish): the outcome is in
+ * WSTATUS and WVALUE, written before the one atomic operation that
+ * publishes it; another completer racing with the work writes STATUS
+ * and VALUE after its claim, so neither writes what the other wrote. */
+#define F_BYWORK 8u
 
 struct fut_cb {
     struct fut_cb *next;
@@ -38,28 +53,87 @@ struct fut_node {
     acx_loop *loop;
 };
 
+/* The first 64 bytes are all an executor's task touches when nobody
+ * listens (futmem.c's slots start on a cache line): the queue node, the
+ * state, the references and the work's outcome, so that the worker takes
+ * one line from the submitter and gives one back. */
 struct acx_future {
-    pthread_mutex_t mu;
+    acx__work work;         /* an executor's queue node */
     _Atomic uint32_t state; /* F_*; the futex word of blocked threads */
+    _Atomic int refs;
+    int wstatus;            /* the outcome when F_BYWORK */
+    _Atomic int stop;       /* cancel asked while running (cooperative) */
+    void *wvalue;
+    uint32_t mu;            /* the lock of the lists (fl_lock) */
     int status;             /* once F_DONE: 0 or a negative errno */
     void *value;
-    _Atomic int refs;
-    _Atomic int stop;       /* cancel asked while running (cooperative) */
     int nthreads;           /* threads blocked in acx_future_wait */
     struct fut_node *head, *tail; /* coroutine waiters, in arrival order */
     struct fut_cb *cbs, **cbs_tail;
 };
+_Static_assert(offsetof(struct acx_future, wvalue) + sizeof(void *) <= 64,
+               "a task's fields must share the future's first cache line");
+
+/* The lists' lock: a word, not a pthread mutex, so that a future stays
+ * within futmem.c's 128-byte slots (and malloc's fast bins when futures
+ * come from malloc).  It is held for a few pointer moves. */
+static void fl_lock(acx_future *f)
+{
+    for (int i = 0;; i++) {
+        if (__atomic_load_n(&f->mu, __ATOMIC_RELAXED) == 0 &&
+            !__atomic_exchange_n(&f->mu, 1, __ATOMIC_ACQUIRE))
+            return;
+        if (i < 100)
+            ACX__CPU_RELAX();
+        else
+            sched_yield(); /* the holder lost its CPU */
+    }
+}
+
+static void fl_unlock(acx_future *f)
+{
+    __atomic_store_n(&f->mu, 0, __ATOMIC_RELEASE);
+}
+
+static uint32_t phase(uint32_t s)
+{
+    return s & F_PHASE;
+}
+
+acx_future *acx__future_new_work(int refs, acx_work_fn fn, void *arg)
+{
+    acx_future *f = acx__futmem_get(sizeof *f);
+    if (f == NULL)
+        return NULL;
+    f->mu = 0;
+    atomic_init(&f->state, F_PENDING);
+    f->status = f->wstatus = 0;
+    f->value = f->wvalue = NULL;
+    atomic_init(&f->refs, refs);
+    atomic_init(&f->stop, 0);
+    f->nthreads = 0;
+    f->head = f->tail = NULL;
+    f->cbs = NULL;
+    f->cbs_tail = &f->cbs;
+    f->work.next = NULL;
+    f->work.fn = fn;
+    f->work.arg = arg;
+    return f;
+}
+
+acx__work *acx__future_work(acx_future *f)
+{
+    return &f->work;
+}
+
+acx_future *acx__work_future(acx__work *w)
+{
+    return (acx_future *)(void *)((char *)w - offsetof(acx_future, work));
+}
 
 acx_future *acx_future_new(void)
 {
-    acx_future *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return NULL;
-    pthread_mutex_init(&f->mu, NULL);
-    atomic_init(&f->state, F_PENDING);
-    atomic_init(&f->refs, 1);
-    f->cbs_tail = &f->cbs;
-    return f;
+    return acx__future_new_work(1, NULL, NULL);
 }
 
 void acx_future_ref(acx_future *f)
@@ -70,15 +144,18 @@ void acx_future_ref(acx_future *f)
 
 void acx_future_unref(acx_future *f)
 {
+    /* The last reference (a count of 1 cannot grow: growing it takes a
+     * reference) needs no atomic write: its acquire load sees every
+     * other holder's writes, as the decrement would. */
     if (f == NULL ||
-        atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+        (atomic_load_explicit(&f->refs, memory_order_acquire) != 1 &&
+         atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1))
         return;
     for (struct fut_cb *c = f->cbs, *n; c != NULL; c = n) {
         n = c->next;
         free(c);
     }
-    pthread_mutex_destroy(&f->mu);
-    free(f);
+    acx__futmem_put(f, sizeof *f);
 }
 
 static void node_unlink(acx_future *f, struct fut_node *n)
@@ -106,28 +183,45 @@ static void node_wake(struct fut_node *n)
         n->post.run(&n->post, 1); /* closed: cannot happen while it waits */
 }
 
-static int complete(acx_future *f, int status, void *value)
+/* Register a listener (MU held): set LISTEN unless F is done.  Returns 1
+ * when F is done (nothing set).  A completer writing its result holds
+ * everyone off for a few instructions; wait it out. */
+static int listen_locked(acx_future *f)
 {
-    if (f == NULL)
-        return -EINVAL;
-    pthread_mutex_lock(&f->mu);
-    if (atomic_load_explicit(&f->state, memory_order_relaxed) == F_DONE) {
-        pthread_mutex_unlock(&f->mu);
-        return -EALREADY;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_acquire);
+    for (;;) {
+        if (phase(s) == F_DONE)
+            return 1;
+        if (phase(s) == F_COMPLETING) {
+            fl_unlock(f);
+            sched_yield();
+            fl_lock(f);
+            s = atomic_load_explicit(&f->state, memory_order_acquire);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(
+                &f->state, &s, s | F_LISTEN, memory_order_acq_rel,
+                memory_order_acquire))
+            return 0;
     }
-    f->status = status;
-    f->value = status == 0 ? value : NULL;
-    atomic_store_explicit(&f->state, F_DONE, memory_order_release);
+}
+
+/* Complete F with STATUS and VALUE: -EALREADY when it is done, or being
+ * completed, already; a cancel (CANCEL) completes only pending work and
+ * returns -EBUSY when F runs. */
+/* F is done and someone listens: wake the threads, hand the completion
+ * to coroutine waiters, run the callbacks; then drop the reference the
+ * completer took for this. */
+static void notify(acx_future *f)
+{
+    fl_lock(f);
     struct fut_node *waiters = f->head;
     f->head = f->tail = NULL;
     struct fut_cb *cbs = f->cbs;
     f->cbs = NULL;
     f->cbs_tail = &f->cbs;
     int sleepers = f->nthreads;
-    /* The callbacks and wake-ups below may drop the last other reference;
-     * ours keeps F alive until we are done with it. */
-    acx_future_ref(f);
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
 
     if (sleepers)
         syscall(SYS_futex, &f->state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL,
@@ -145,48 +239,121 @@ static int complete(acx_future *f, int status, void *value)
         cbs = next;
     }
     acx_future_unref(f);
+}
+
+/* The outcome of done F. */
+static int f_status(const acx_future *f)
+{
+    return atomic_load_explicit(&((acx_future *)f)->state,
+                                memory_order_acquire) & F_BYWORK
+               ? f->wstatus
+               : f->status;
+}
+
+static void *f_value(const acx_future *f)
+{
+    return atomic_load_explicit(&((acx_future *)f)->state,
+                                memory_order_acquire) & F_BYWORK
+               ? f->wvalue
+               : f->value;
+}
+
+static int complete(acx_future *f, int status, void *value, int cancel)
+{
+    if (f == NULL)
+        return -EINVAL;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    do {
+        if (phase(s) == F_DONE || phase(s) == F_COMPLETING)
+            return -EALREADY;
+        if (cancel && phase(s) == F_RUNNING)
+            return -EBUSY;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &f->state, &s, (s & F_LISTEN) | F_COMPLETING, memory_order_acquire,
+        memory_order_relaxed));
+    /* LISTEN cannot appear from now on: S tells whether anyone listens. */
+    if (s & F_LISTEN) /* they may drop the last other reference */
+        acx_future_ref(f);
+    f->status = status;
+    f->value = status == 0 ? value : NULL;
+    /* COMPLETING - 1 is DONE */
+    atomic_fetch_sub_explicit(&f->state, 1, memory_order_release);
+    if (s & F_LISTEN)
+        notify(f);
+    return 0;
+}
+
+/* For executors: complete F, claimed by acx__future_start, with its
+ * work's outcome: a single atomic operation when nobody listens.
+ * -EALREADY when another completer got there first. */
+int acx__future_finish(acx_future *f, int status, void *value)
+{
+    f->wstatus = status;
+    f->wvalue = status == 0 ? value : NULL;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    int held = 0;
+    for (;;) {
+        if (phase(s) != F_RUNNING) {
+            if (held)
+                acx_future_unref(f);
+            return -EALREADY;
+        }
+        if ((s & F_LISTEN) && !held) {
+            acx_future_ref(f); /* for notify: listeners may drop theirs */
+            held = 1;
+        }
+        if (atomic_compare_exchange_weak_explicit(
+                &f->state, &s, (s & F_LISTEN) | F_DONE | F_BYWORK,
+                memory_order_release, memory_order_relaxed))
+            break;
+    }
+    if (s & F_LISTEN)
+        notify(f);
+    else if (held)
+        acx_future_unref(f);
     return 0;
 }
 
 int acx_future_set_result(acx_future *f, void *value)
 {
-    return complete(f, 0, value);
+    return complete(f, 0, value, 0);
 }
 
 int acx_future_set_error(acx_future *f, int err)
 {
     if (err >= 0)
         return -EINVAL;
-    return complete(f, err, NULL);
+    return complete(f, err, NULL, 0);
 }
 
 int acx_future_cancel(acx_future *f)
 {
     if (f == NULL)
         return -EINVAL;
-    if (atomic_load(&f->state) == F_RUNNING) {
-        /* Running work cannot be interrupted: it may poll the flag. */
+    int rc = complete(f, -ECANCELED, NULL, 1);
+    if (rc == -EBUSY) /* running work cannot be interrupted: it may poll */
         atomic_store_explicit(&f->stop, 1, memory_order_release);
-        return -EBUSY;
-    }
-    return complete(f, -ECANCELED, NULL);
+    return rc;
 }
 
 /* For executors: claim F for running.  -ECANCELED if it was cancelled
  * first (then the work must not run); afterwards acx_future_cancel fails. */
 int acx__future_start(acx_future *f)
 {
-    uint32_t want = F_PENDING;
-    if (atomic_compare_exchange_strong(&f->state, &want, F_RUNNING))
-        return 0;
-    return want == F_DONE ? -ECANCELED : -EALREADY;
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_relaxed);
+    while (phase(s) == F_PENDING)
+        if (atomic_compare_exchange_weak_explicit(
+                &f->state, &s, (s & F_LISTEN) | F_RUNNING,
+                memory_order_acquire, memory_order_relaxed))
+            return 0;
+    return phase(s) == F_RUNNING ? -EALREADY : -ECANCELED;
 }
 
 int acx_future_running(const acx_future *f)
 {
-    return f != NULL && atomic_load_explicit(&((acx_future *)f)->state,
-                                             memory_order_acquire) ==
-                            F_RUNNING;
+    return f != NULL && phase(atomic_load_explicit(
+                            &((acx_future *)f)->state,
+                            memory_order_acquire)) == F_RUNNING;
 }
 
 int acx_future_stop_requested(const acx_future *f)
@@ -197,25 +364,26 @@ int acx_future_stop_requested(const acx_future *f)
 
 int acx_future_done(const acx_future *f)
 {
-    return f != NULL && atomic_load_explicit(&((acx_future *)f)->state,
-                                             memory_order_acquire) == F_DONE;
+    return f != NULL && phase(atomic_load_explicit(
+                            &((acx_future *)f)->state,
+                            memory_order_acquire)) == F_DONE;
 }
 
 int acx_future_cancelled(const acx_future *f)
 {
-    return acx_future_done(f) && f->status == -ECANCELED;
+    return acx_future_done(f) && f_status(f) == -ECANCELED;
 }
 
 int acx_future_status(const acx_future *f)
 {
     if (f == NULL)
         return -EINVAL;
-    return acx_future_done(f) ? f->status : -EINPROGRESS;
+    return acx_future_done(f) ? f_status(f) : -EINPROGRESS;
 }
 
 void *acx_future_value(const acx_future *f)
 {
-    return acx_future_done(f) ? f->value : NULL;
+    return acx_future_done(f) ? f_value(f) : NULL;
 }
 
 int acx_future_add_done_callback(acx_future *f,
@@ -223,22 +391,24 @@ int acx_future_add_done_callback(acx_future *f,
 {
     if (f == NULL || fn == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&f->mu);
-    if (atomic_load_explicit(&f->state, memory_order_relaxed) != F_DONE) {
-        struct fut_cb *c = malloc(sizeof *c);
-        if (c == NULL) {
-            pthread_mutex_unlock(&f->mu);
+    struct fut_cb *c = NULL;
+    if (!acx_future_done(f)) { /* allocated outside the lock */
+        c = malloc(sizeof *c);
+        if (c == NULL)
             return -ENOMEM;
-        }
         c->next = NULL;
         c->fn = fn;
         c->arg = arg;
-        *f->cbs_tail = c;
-        f->cbs_tail = &c->next;
-        pthread_mutex_unlock(&f->mu);
-        return 0;
+        fl_lock(f);
+        if (!listen_locked(f)) {
+            *f->cbs_tail = c;
+            f->cbs_tail = &c->next;
+            fl_unlock(f);
+            return 0;
+        }
+        fl_unlock(f);
+        free(c);
     }
-    pthread_mutex_unlock(&f->mu);
     fn(f, arg);
     return 0;
 }
@@ -250,7 +420,7 @@ int acx_future_remove_done_callback(acx_future *f,
     if (f == NULL || fn == NULL)
         return -EINVAL;
     int n = 0;
-    pthread_mutex_lock(&f->mu);
+    fl_lock(f);
     struct fut_cb **pp = &f->cbs;
     f->cbs_tail = &f->cbs;
     while (*pp != NULL) {
@@ -264,27 +434,34 @@ int acx_future_remove_done_callback(acx_future *f,
             f->cbs_tail = pp;
         }
     }
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     return n;
 }
 
 /* Waking a sleeping thread costs tens of microseconds on an idle vCPU,
  * more than most executor work takes: look for the result a little while
- * before sleeping on the futex. */
+ * before sleeping on the futex.  Past WAIT_PAUSE_NS, yield between looks:
+ * the thread that completes F may be waiting for this CPU. */
 #define WAIT_SPIN_NS 5000
+#define WAIT_PAUSE_NS 500
 
 static int wait_spin(acx_future *f)
 {
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    long spent = 0;
     for (int i = 0;; i++) {
-        if (atomic_load_explicit(&f->state, memory_order_acquire) == F_DONE)
+        if (acx_future_done(f))
             return 1;
-        ACX__CPU_RELAX();
-        if ((i & 63) == 63) {
+        if (spent < WAIT_PAUSE_NS)
+            ACX__CPU_RELAX();
+        else
+            sched_yield();
+        if ((i & 15) == 15) {
             clock_gettime(CLOCK_MONOTONIC, &t);
-            if ((t.tv_sec - t0.tv_sec) * 1000000000L +
-                    (t.tv_nsec - t0.tv_nsec) > WAIT_SPIN_NS)
+            spent = (t.tv_sec - t0.tv_sec) * 1000000000L +
+                    (t.tv_nsec - t0.tv_nsec);
+            if (spent > WAIT_SPIN_NS)
                 return 0;
         }
     }
@@ -294,8 +471,8 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
 {
     if (f == NULL)
         return -EINVAL;
-    if (timeout_ms != 0 && wait_spin(f))
-        return f->status;
+    if (acx_future_done(f) || (timeout_ms != 0 && wait_spin(f)))
+        return f_status(f);
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     if (timeout_ms >= 0) {
@@ -306,13 +483,17 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
             until.tv_nsec -= 1000000000;
         }
     }
-    pthread_mutex_lock(&f->mu);
+    fl_lock(f);
+    if (listen_locked(f)) {
+        fl_unlock(f);
+        return f_status(f);
+    }
     f->nthreads++;
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     int rc = 0;
     uint32_t s;
-    while ((s = atomic_load_explicit(&f->state, memory_order_acquire)) !=
-           F_DONE) {
+    while (phase(s = atomic_load_explicit(&f->state,
+                                          memory_order_acquire)) != F_DONE) {
         long r = syscall(SYS_futex, &f->state,
                          FUTEX_WAIT_BITSET_PRIVATE, s,
                          timeout_ms >= 0 ? &until : NULL, NULL,
@@ -322,10 +503,10 @@ int acx_future_wait(acx_future *f, int64_t timeout_ms)
             break;
         }
     }
-    pthread_mutex_lock(&f->mu);
+    fl_lock(f);
     f->nthreads--;
-    pthread_mutex_unlock(&f->mu);
-    return rc ? rc : f->status;
+    fl_unlock(f);
+    return rc ? rc : f_status(f);
 }
 
 /* ---- await acx_future_await(f, &value) ----------------------------------- */
@@ -341,9 +522,9 @@ struct fut_frame {
 
 static void fut_frame_finish(struct fut_frame *fr)
 {
-    fr->acx__ret = fr->f->status;
+    fr->acx__ret = f_status(fr->f);
     if (fr->out != NULL)
-        *fr->out = fr->f->value;
+        *fr->out = f_value(fr->f);
 }
 
 /* The completion arrived on the waiter's loop thread. */
@@ -382,9 +563,9 @@ static int fut_body(acx_coro *c)
      * the owner dropped theirs: hold a reference from before it can be
      * completed under us. */
     acx_future_ref(f);
-    pthread_mutex_lock(&f->mu);
-    if (atomic_load_explicit(&f->state, memory_order_relaxed) == F_DONE) {
-        pthread_mutex_unlock(&f->mu);
+    fl_lock(f);
+    if (listen_locked(f)) {
+        fl_unlock(f);
         fut_frame_finish(fr);
         acx_future_unref(f);
         return ACX__DONE;
@@ -399,7 +580,7 @@ static int fut_body(acx_coro *c)
     else
         f->head = &fr->node;
     f->tail = &fr->node;
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     acx__loop_cur->external++;
     fr->acx__state = 1;
     acx__cur_task->top = c;
@@ -410,12 +591,12 @@ static int fut_cancel(acx_coro *c, int err)
 {
     struct fut_frame *fr = (struct fut_frame *)c;
     acx_future *f = fr->f;
-    pthread_mutex_lock(&f->mu);
-    int linked = atomic_load_explicit(&f->state, memory_order_relaxed) !=
-                 F_DONE;
+    fl_lock(f);
+    int linked = phase(atomic_load_explicit(&f->state,
+                                            memory_order_relaxed)) != F_DONE;
     if (linked)
         node_unlink(f, &fr->node);
-    pthread_mutex_unlock(&f->mu);
+    fl_unlock(f);
     if (!linked)
         return 0; /* the completion is on its way and wins */
     fr->node.loop->external--;
