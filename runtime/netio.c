@@ -105,6 +105,7 @@ static ssize_t try_accept(struct netop *o)
                 close((int)fd);
                 return -ENOMEM;
             }
+            c->stream = 1;
             *o->out = c;
             return 0;
         }
@@ -129,6 +130,24 @@ static ssize_t try_write(struct netop *o)
         o->done += (size_t)r;
     }
     return (ssize_t)o->n;
+}
+
+/* A read of a stream whose last read emptied the kernel's buffer (it came
+ * back short) waits for readiness before its first recv: in a
+ * request-response exchange the data is almost never there yet, and the
+ * recv that would say EAGAIN costs as much as the one that reads.  The
+ * level-triggered watch reports data that came meanwhile at the next
+ * poll, so nothing is missed; libuv makes the same bet (it never reads
+ * before readiness, and stops at a short read).  Datagrams are exempt:
+ * a short datagram says nothing about the next one. */
+static ssize_t try_read(struct netop *o, int first)
+{
+    acx_sock *s = o->s;
+    if (first && s->rd_empty && o->n > 0)
+        return -EAGAIN;
+    ssize_t r = sys_recv(s->io.fd, o->buf, o->n);
+    s->rd_empty = s->stream && (r == -EAGAIN || (r > 0 && (size_t)r < o->n));
+    return r;
 }
 
 /* A connect parked on writability: has it finished, and how? */
@@ -162,6 +181,7 @@ static ssize_t connect_start(struct netop *o)
         close(fd);
         return -ENOMEM;
     }
+    o->s->stream = 1;
     size_t len = 0;
     int r = connect(fd, a, o->alen);
     /* An injected EINTR stands for a real one: after the kernel started */
@@ -187,7 +207,7 @@ static ssize_t try_op(struct netop *o, int first)
     case OP_CONNECT:
         return first ? connect_start(o) : connect_result(o);
     case OP_READ:
-        return sys_recv(o->s->io.fd, o->buf, o->n);
+        return try_read(o, first);
     case OP_WRITE:
         return try_write(o);
     case OP_SENDTO:
