@@ -25,7 +25,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-examples check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
+.PHONY: all deps demo check check-examples check-http check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -159,7 +159,11 @@ check-examples: $(EX_BIN)
 	    [ -n "$$out" ] || { echo "FAIL: example $$e printed nothing"; exit 1; }; \
 	done; echo "examples: $(words $(EX_CHECKED)) ran"
 
-check: all check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples
+# The HTTP example from outside: curl and raw sockets (tests/http.sh).
+check-http: $(BUILD)/examples/http
+	@tests/http.sh $(BUILD)/examples/http $(BUILD)
+
+check: all check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-http
 	@echo "make check: all suites passed"
 
 # The sanitizer run also checks the runtime's debug invariants (ACX_DEBUG).
