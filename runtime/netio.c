@@ -40,7 +40,8 @@ struct netop {
     struct sockaddr *from;
     socklen_t *fromlen;
     socklen_t alen;    /* connect, sendto: 0 for no address */
-    struct sockaddr_storage addr;
+    struct sockaddr_storage *addr; /* connect, sendto: the copy, in the
+                                    * larger frame only they have */
 };
 
 /* ---- system calls: EINTR retried, the test hook consulted --------------- */
@@ -171,7 +172,7 @@ static ssize_t connect_result(struct netop *o)
  * connection goes on in the background, as with EINPROGRESS. */
 static ssize_t connect_start(struct netop *o)
 {
-    const struct sockaddr *a = (const struct sockaddr *)&o->addr;
+    const struct sockaddr *a = (const struct sockaddr *)o->addr;
     int fd = socket(a->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     0);
     if (fd < 0)
@@ -212,7 +213,7 @@ static ssize_t try_op(struct netop *o, int first)
         return try_write(o);
     case OP_SENDTO:
         return sys_sendto(o->s->io.fd, o->buf, o->n,
-                          (const struct sockaddr *)&o->addr, o->alen);
+                          (const struct sockaddr *)o->addr, o->alen);
     case OP_RECVFROM:
         return sys_recvfrom(o->s->io.fd, o->buf, o->n, o->from, o->fromlen);
     }
@@ -283,6 +284,19 @@ struct netop_frame_z {
     struct netop o;
 };
 
+/* Connect and sendto copy their address: the same frames with room for
+ * it after the op, so that the reads and writes every connection keeps
+ * parked do not carry 128 unused bytes each. */
+struct netop_frame_ia {
+    struct netop_frame_i f;
+    struct sockaddr_storage addr;
+};
+
+struct netop_frame_za {
+    struct netop_frame_z f;
+    struct sockaddr_storage addr;
+};
+
 static int netop_describe(const struct netop *o, char *buf, size_t size)
 {
     int fd = o->s ? o->s->io.fd : -1;
@@ -329,10 +343,11 @@ static void netop_cancel(struct netop *o, int err)
 NETOP_FRAME(i, int)
 NETOP_FRAME(z, ssize_t)
 
-#define NETOP_INFO(sfx, fname)                                             \
+#define NETOP_INFO(sfx, fname) NETOP_INFO_SIZED(sfx, fname, sfx)
+#define NETOP_INFO_SIZED(sfx, fname, frame)                                \
     {                                                                      \
         .body = body_##sfx, .name = fname, .file = "<runtime>",            \
-        .size = sizeof(struct netop_frame_##sfx),                          \
+        .size = sizeof(struct netop_frame_##frame),                        \
         .ret_offset = offsetof(struct netop_frame_##sfx, acx__ret),        \
         .ret_size = sizeof(((struct netop_frame_##sfx *)0)->acx__ret),     \
         .result_int = result_##sfx,                                        \
@@ -341,10 +356,12 @@ NETOP_FRAME(z, ssize_t)
     }
 
 static const acx__info accept_info = NETOP_INFO(i, "acx_sock_accept");
-static const acx__info connect_info = NETOP_INFO(i, "acx_sock_connect");
+static const acx__info connect_info =
+    NETOP_INFO_SIZED(i, "acx_sock_connect", ia);
 static const acx__info read_info = NETOP_INFO(z, "acx_sock_read");
 static const acx__info write_info = NETOP_INFO(z, "acx_sock_write");
-static const acx__info sendto_info = NETOP_INFO(z, "acx_sock_sendto");
+static const acx__info sendto_info =
+    NETOP_INFO_SIZED(z, "acx_sock_sendto", za);
 static const acx__info recvfrom_info = NETOP_INFO(z, "acx_sock_recvfrom");
 
 /* ---- constructors -------------------------------------------------------- */
@@ -363,6 +380,10 @@ static struct netop *op_new(const acx__info *info, acx_coro **c, int op,
     memset(o, 0, sizeof *o);
     o->op = op;
     o->s = s;
+    if (info == &connect_info)
+        o->addr = &((struct netop_frame_ia *)(void *)*c)->addr;
+    else if (info == &sendto_info)
+        o->addr = &((struct netop_frame_za *)(void *)*c)->addr;
     return o;
 }
 
@@ -372,11 +393,11 @@ static void op_set_addr(struct netop *o, const struct sockaddr *addr,
 {
     if (addr == NULL || len == 0)
         return;
-    if (len > sizeof o->addr) {
+    if (len > sizeof *o->addr) {
         o->err0 = -EINVAL;
         return;
     }
-    memcpy(&o->addr, addr, len);
+    memcpy(o->addr, addr, len);
     o->alen = len;
 }
 
