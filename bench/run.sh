@@ -326,6 +326,7 @@ SRV_PID=0 SRV_PORT=0
 start_server() {
     local name=$1
     shift
+    rm -f "$OUT/$name.port" # never the port of an earlier run
     "${SRV_PIN[@]}" "$@" >"$OUT/$name.port" 2>"$OUT/$name.err" &
     SRV_PID=$!
     SRV_PORT=
@@ -385,7 +386,9 @@ if ((echo_ok)); then
         done
     done
     # columns of echo.runs: server size msgs/s p50_us p99_us cpu_us/msg msgs
-    awk -v tsv="$ACX_BENCH_TSV" '
+    names=""
+    for entry in "${ECHO_SERVERS[@]}"; do names+="${entry%%:*} "; done
+    awk -v tsv="$ACX_BENCH_TSV" -v servers="$names" '
         function med(key, col,   n, i, j, t, a) {
             n = split(vals[key, col], a, " ")
             for (i = 2; i <= n; i++)            # insertion sort, n is tiny
@@ -394,11 +397,21 @@ if ((echo_ok)); then
                 }
             return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
         }
-        { key = $1 SUBSEP $2; if (!(key in seen)) { seen[key] = 1; order[++k] = key }
+        { key = $1 SUBSEP $2; if (!(key in seen)) { seen[key] = 1; keys[++k] = key }
           for (c = 3; c <= 6; c++) vals[key, c] = vals[key, c] " " $c
           if (!(key in lo) || $3 + 0 < lo[key] + 0) lo[key] = $3
           if (!(key in hi) || $3 + 0 > hi[key] + 0) hi[key] = $3 }
         END {
+            # rows by size, then in the order of the servers list
+            n = 0
+            for (sz = 1; sz <= 2; sz++)
+                for (si = 1; si <= split(servers, sv, " "); si++)
+                    for (i = 1; i <= k; i++) {
+                        split(keys[i], p, SUBSEP)
+                        if (p[1] == sv[si] && p[2] == (sz == 1 ? 64 : 4096))
+                            order[++n] = keys[i]
+                    }
+            k = n
             printf "%-7s %6s %10s %15s %8s %8s %9s %9s %9s\n", "server", "size",
                 "msgs/s", "(range)", "p50 us", "p99 us", "CPU us/m", "vs epoll", "vs libuv"
             for (i = 1; i <= k; i++) {
@@ -413,13 +426,21 @@ if ((echo_ok)); then
                 cpu = med(key, 6)
                 printf "%-7s %5dB %10.0f %7.0f-%-7.0f %8.1f %8.1f %9.2f %9s %9s\n", p[1], p[2],
                     r[key], lo[key], hi[key], med(key, 4), med(key, 5), cpu, ve, vu
+                # rows: msgs/s (higher is better) and the server CPU time
+                # per message (lower is better; steadier than msgs/s here)
                 if (p[1] == "acx") {
                     if (e in r)
-                        printf "echo %d B, 50 conns (msgs/s; CPU us/msg %.2f vs %.2f)\t%.0f\tmsgs/s\thand-written epoll\t%.0f\tmsgs/s\t%.2f\t>= 0.95x epoll\n",
-                            p[2], cpu, med(e, 6), r[key], r[e], r[key] / r[e] >> tsv
+                        printf "echo %d B, 50 conns, msgs/s\t%.0f\tmsgs/s\thand-written epoll\t%.0f\tmsgs/s\t%.2f\t>= 0.95x epoll\n",
+                            p[2], r[key], r[e], r[key] / r[e] >> tsv
                     if (u in r)
-                        printf "echo %d B, 50 conns (msgs/s; CPU us/msg %.2f vs %.2f)\t%.0f\tmsgs/s\tlibuv\t%.0f\tmsgs/s\t%.2f\t>= 1x libuv\n",
-                            p[2], cpu, med(u, 6), r[key], r[u], r[key] / r[u] >> tsv
+                        printf "echo %d B, 50 conns, msgs/s\t%.0f\tmsgs/s\tlibuv\t%.0f\tmsgs/s\t%.2f\t>= 1x libuv\n",
+                            p[2], r[key], r[u], r[key] / r[u] >> tsv
+                    if (e in r)
+                        printf "echo %d B, server CPU per message\t%.2f\tus\thand-written epoll\t%.2f\tus\t%.2f\t<= 1.05x epoll\n",
+                            p[2], cpu, med(e, 6), cpu / med(e, 6) >> tsv
+                    if (u in r)
+                        printf "echo %d B, server CPU per message\t%.2f\tus\tlibuv\t%.2f\tus\t%.2f\t<= 1x libuv\n",
+                            p[2], cpu, med(u, 6), cpu / med(u, 6) >> tsv
                 }
             }
         }' "$OUT/echo.runs"
@@ -482,9 +503,12 @@ elif "$CC" "${CFLAGS[@]}" -o "$OUT/http_epoll" bench/http_epoll.c 2>"$OUT/http_e
                 printf "%-7s %10.0f %9.0f-%-9.0f %8.1f %8.1f %10.2f %8.2fx\n", s, r[s], lo[s], hi[s],
                     med(s, 3), med(s, 4), med(s, 5), ("epoll" in r) ? r[s] / r["epoll"] : 0
             }
-            if (("acx" in r) && ("epoll" in r))
-                printf "HTTP keep-alive, wrk -c50 (req/s; p99 %.0f vs %.0f us)\t%.0f\treq/s\thand-written epoll\t%.0f\treq/s\t%.2f\t\n",
-                    med("acx", 4), med("epoll", 4), r["acx"], r["epoll"], r["acx"] / r["epoll"] >> tsv
+            if (("acx" in r) && ("epoll" in r)) {
+                printf "HTTP keep-alive, wrk -c50, req/s\t%.0f\treq/s\thand-written epoll\t%.0f\treq/s\t%.2f\t\n",
+                    r["acx"], r["epoll"], r["acx"] / r["epoll"] >> tsv
+                printf "HTTP keep-alive, server CPU per request\t%.2f\tus\thand-written epoll\t%.2f\tus\t%.2f\t\n",
+                    med("acx", 5), med("epoll", 5), med("acx", 5) / med("epoll", 5) >> tsv
+            }
         }' "$OUT/http.runs"
     echo "(every run: $OUT/http.runs; wrk output: $OUT/http_*.wrk)"
 else
@@ -534,7 +558,7 @@ if ((echo_ok)) && (($(ulimit -n) > HOLD_N + 100)); then
         [[ -n ${idle_acx:-} ]] && awk -v a="$idle_acx" -v b="$b" -v base="$base" -v n="$HOLD_N" 'BEGIN {
             printf "memory per idle connection (%d conns, RSS)\t%.0f\tB\t%s\t%.0f\tB\t%s\t\n",
                 n, a, base == "epoll" ? "hand-written epoll" : "libuv", b,
-                b > 0 ? sprintf("%.2f", a / b) : "-" }' >>"$ACX_BENCH_TSV"
+                (b > 0 ? sprintf("%.2f", a / b) : "-") }' >>"$ACX_BENCH_TSV"
     done
     rm -f "$OUT"/idle_*.txt
 else
@@ -543,7 +567,7 @@ fi
 
 # ---- summary ------------------------------------------------------------------
 echo
-echo "== summary (ratio = figure / baseline; lower is better except lines/s)"
+echo "== summary (ratio = figure / baseline; lower is better except lines/s, msgs/s and req/s)"
 awk -F'\t' '
     function cell(v, u) { return v == "-" ? "" : v " " u }
     BEGIN {
