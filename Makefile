@@ -160,7 +160,7 @@ check-examples: $(EX_BIN)
 	done; echo "examples: $(words $(EX_CHECKED)) ran"
 
 # The HTTP example from outside: curl and raw sockets (tests/http.sh).
-check-http: $(BUILD)/examples/http
+check-http: $(BUILD)/examples/http $(BUILD)/examples/echo
 	@tests/http.sh $(BUILD)/examples/http $(BUILD)
 
 check: all check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-http

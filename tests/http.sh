@@ -3,8 +3,9 @@
 # GET, keep-alive, 404, HEAD and 405; raw requests over bash's /dev/tcp
 # for pipelining, HTTP/1.0, Connection: close, the header limit, a
 # malformed request and the idle timeout; then SIGTERM must stop the
-# server with status 0.  Skipped (with a message) when curl is missing,
-# except in CI (CI set), where that is a failure.
+# server with status 0.  Also examples/echo --serve (beside HTTP_BINARY).
+# Skipped (with a message) when curl is missing, except in CI (CI set),
+# where that is a failure.
 set -u
 http=$1 build=$2
 dir="$build/tests/http"
@@ -146,6 +147,28 @@ t_usage() {
 }
 check "a bad option exits 2" t_usage
 kill "$pid" 2>/dev/null
+
+# examples/echo --serve, the acx server of bench section 14, lives beside
+t_echo_serve() { # echoes, then SIGINT stops it with status 0
+    local echo_bin epid eport=
+    echo_bin="$(dirname "$http")/echo"
+    "$echo_bin" --serve 0 >"$dir/echo.port" 2>"$dir/echo.err" &
+    epid=$!
+    for _ in $(seq 100); do
+        read -r eport 2>/dev/null <"$dir/echo.port" && [ -n "$eport" ] && break
+        sleep 0.05
+    done
+    [ -n "$eport" ] || { kill "$epid"; return 1; }
+    local got
+    got=$(
+        exec 3<>"/dev/tcp/127.0.0.1/$eport" || exit 1
+        printf 'ping\n' >&3
+        timeout 2 head -1 <&3
+    )
+    kill -INT "$epid"
+    wait "$epid" && [ "$got" = ping ]
+}
+check "examples/echo --serve: echoes; SIGINT stops it with status 0" t_echo_serve
 
 echo "http: $pass passed, $fail failed"
 [ $fail = 0 ]
