@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -130,16 +131,25 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Read the echoes still in flight (for up to a second), so closing
- * leaves no unread data behind: the server sees a clean EOF, not a
- * reset. */
-static void drain(struct conn *cs, int nconn, unsigned char *in, size_t size)
+/* Finish the messages in flight and read their echoes (for up to a
+ * second), so closing leaves no unread data behind: the server sees a
+ * clean EOF, not a reset. */
+static void drain(struct conn *cs, int nconn, const unsigned char *msg,
+                  unsigned char *in, size_t size)
 {
     int64_t until = now_ns() + 1000000000;
     for (int i = 0; i < nconn; i++) {
         struct conn *c = &cs[i];
         struct timeval tv = {.tv_sec = 1};
+        fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) & ~O_NONBLOCK);
         setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        while (c->sent > 0 && c->sent < size) { /* finish the message */
+            ssize_t r = send(c->fd, msg + c->sent, size - c->sent, MSG_NOSIGNAL);
+            if (r <= 0)
+                break;
+            c->sent += (size_t)r;
+        }
         while (c->sent > 0 && c->got < size && now_ns() < until) {
             ssize_t r = recv(c->fd, in, size - c->got, 0);
             if (r > 0)
@@ -202,6 +212,9 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < nconn; i++) {
         cs[i].fd = dial(port);
+        /* non-blocking: a message larger than the socket buffers must not
+         * block its send while the echo fills our receive side */
+        fcntl(cs[i].fd, F_SETFL, fcntl(cs[i].fd, F_GETFL) | O_NONBLOCK);
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev) < 0)
             die("epoll_ctl");
@@ -266,7 +279,7 @@ int main(int argc, char **argv)
         }
     }
     cpu1 = pid ? cpu_ticks(pid) : -1;
-    drain(cs, nconn, in, size);
+    drain(cs, nconn, msg, in, size);
     double secs = (double)dur / 1e9;
     qsort(lat, nlat, sizeof *lat, cmp_u32);
     double p50 = nlat ? lat[nlat / 2] / 10.0 : 0;
