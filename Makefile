@@ -26,7 +26,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-examples check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
+.PHONY: all deps demo check check-examples check-http check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -160,6 +160,10 @@ check-examples: $(EX_BIN)
 	    [ -n "$$out" ] || { echo "FAIL: example $$e printed nothing"; exit 1; }; \
 	done; echo "examples: $(words $(EX_CHECKED)) ran"
 
+# The HTTP example from outside: curl and raw sockets (tests/http.sh).
+check-http: $(BUILD)/examples/http $(BUILD)/examples/echo
+	@tests/http.sh $(BUILD)/examples/http $(BUILD)
+
 # The runtime reference is generated from the headers' comments.
 .PHONY: docs check-docs check-docs-examples
 docs:
@@ -179,7 +183,7 @@ check-docs-examples: $(ACXC) $(LIBACX)
 	@RUN_DIR=docs/examples scripts/run-tests.sh run $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 	@scripts/docfrag.sh $(DOC_PAGES)
 
-check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples
+check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples check-http
 	@echo "make check: all suites passed"
 
 # The sanitizer run also checks the runtime's debug invariants (ACX_DEBUG).

@@ -7,7 +7,12 @@
  * (or several acceptors) may be parked on the same socket at once, and the
  * watch asks the kernel for the union of what they need.  Every await
  * first tries its system call and parks only on EAGAIN (so an await whose
- * data is already there never suspends); EINTR is retried inside.  The
+ * data is already there never suspends), with one exception: a read of a
+ * stream socket whose previous read came back short (it emptied the
+ * kernel's buffer) waits for readiness first, saving the recv that would
+ * say EAGAIN in every request-response exchange (data that came meanwhile
+ * is reported by the level-triggered watch at the next poll).  EINTR is
+ * retried inside.  The
  * awaits follow the interrupt model of acx.h: a task cancelled, or whose
  * timeout scope expires, while parked in one gets -ECANCELED / -ETIMEDOUT
  * and its wait is taken off the watch; the socket stays usable.  A

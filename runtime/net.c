@@ -296,8 +296,10 @@ int acx_sock_pair(acx_sock *out[2], int type)
     if (err) {
         acx_sock_close(out[0]);
         out[0] = NULL;
+        return err;
     }
-    return err;
+    out[0]->stream = out[1]->stream = (type & 0xf) == SOCK_STREAM;
+    return 0;
 }
 
 int acx_sock_wrap(acx_sock **out, int fd)
@@ -315,6 +317,7 @@ int acx_sock_wrap(acx_sock **out, int fd)
     acx_sock *s = acx__sock_new(fd);
     if (s == NULL)
         return -ENOMEM;
+    s->stream = type == SOCK_STREAM;
     *out = s;
     return 0;
 }

@@ -29,6 +29,11 @@ struct acx_sock {
     acx__waitlist rd;    /* parked on IN: accept, read, recvfrom */
     acx__waitlist wr;    /* parked on OUT: write, sendto, connect */
     int reserve;         /* a listener's spare descriptor, or -1 */
+    unsigned char stream;   /* a byte stream (SOCK_STREAM): a short read
+                             * means the kernel's buffer was emptied */
+    unsigned char rd_empty; /* the last read of this stream came back
+                             * short or EAGAIN: the next one waits for
+                             * readiness instead of trying first */
     unsigned long dropped; /* connections dropped for lack of fds */
     int nonsock;         /* a pipe, FIFO, tty...: read(2)/write(2), not
                           * recv/send (pipe.c) */

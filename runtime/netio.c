@@ -40,7 +40,8 @@ struct netop {
     struct sockaddr *from;
     socklen_t *fromlen;
     socklen_t alen;    /* connect, sendto: 0 for no address */
-    struct sockaddr_storage addr;
+    struct sockaddr_storage *addr; /* connect, sendto: the copy, in the
+                                    * larger frame only they have */
 };
 
 /* ---- system calls: EINTR retried, the test hook consulted --------------- */
@@ -105,6 +106,7 @@ static ssize_t try_accept(struct netop *o)
                 close((int)fd);
                 return -ENOMEM;
             }
+            c->stream = 1;
             *o->out = c;
             return 0;
         }
@@ -136,6 +138,26 @@ static ssize_t try_write(struct netop *o)
     return (ssize_t)o->n;
 }
 
+/* A read of a stream whose last read emptied the kernel's buffer (it came
+ * back short) waits for readiness before its first recv: in a
+ * request-response exchange the data is almost never there yet, and the
+ * recv that would say EAGAIN costs as much as the one that reads.  The
+ * level-triggered watch reports data that came meanwhile at the next
+ * poll, so nothing is missed; libuv makes the same bet (it never reads
+ * before readiness, and stops at a short read).  Datagrams are exempt:
+ * a short datagram says nothing about the next one. */
+static ssize_t try_read(struct netop *o, int first)
+{
+    acx_sock *s = o->s;
+    if (first && s->rd_empty && o->n > 0)
+        return -EAGAIN;
+    ssize_t r = __builtin_expect(s->nonsock, 0) /* a pipe: pipe.c */
+                    ? acx__fd_read(s->io.fd, o->buf, o->n)
+                    : sys_recv(s->io.fd, o->buf, o->n);
+    s->rd_empty = s->stream && (r == -EAGAIN || (r > 0 && (size_t)r < o->n));
+    return r;
+}
+
 /* A connect parked on writability: has it finished, and how? */
 static ssize_t connect_result(struct netop *o)
 {
@@ -157,7 +179,7 @@ static ssize_t connect_result(struct netop *o)
  * connection goes on in the background, as with EINPROGRESS. */
 static ssize_t connect_start(struct netop *o)
 {
-    const struct sockaddr *a = (const struct sockaddr *)&o->addr;
+    const struct sockaddr *a = (const struct sockaddr *)o->addr;
     int fd = socket(a->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     0);
     if (fd < 0)
@@ -167,6 +189,7 @@ static ssize_t connect_start(struct netop *o)
         close(fd);
         return -ENOMEM;
     }
+    o->s->stream = 1;
     size_t len = 0;
     int r = connect(fd, a, o->alen);
     /* An injected EINTR stands for a real one: after the kernel started */
@@ -192,14 +215,12 @@ static ssize_t try_op(struct netop *o, int first)
     case OP_CONNECT:
         return first ? connect_start(o) : connect_result(o);
     case OP_READ:
-        if (__builtin_expect(o->s->nonsock, 0)) /* a pipe: pipe.c */
-            return acx__fd_read(o->s->io.fd, o->buf, o->n);
-        return sys_recv(o->s->io.fd, o->buf, o->n);
+        return try_read(o, first);
     case OP_WRITE:
         return try_write(o);
     case OP_SENDTO:
         return sys_sendto(o->s->io.fd, o->buf, o->n,
-                          (const struct sockaddr *)&o->addr, o->alen);
+                          (const struct sockaddr *)o->addr, o->alen);
     case OP_RECVFROM:
         return sys_recvfrom(o->s->io.fd, o->buf, o->n, o->from, o->fromlen);
     }
@@ -270,6 +291,19 @@ struct netop_frame_z {
     struct netop o;
 };
 
+/* Connect and sendto copy their address: the same frames with room for
+ * it after the op, so that the reads and writes every connection keeps
+ * parked do not carry 128 unused bytes each. */
+struct netop_frame_ia {
+    struct netop_frame_i f;
+    struct sockaddr_storage addr;
+};
+
+struct netop_frame_za {
+    struct netop_frame_z f;
+    struct sockaddr_storage addr;
+};
+
 static int netop_describe(const struct netop *o, char *buf, size_t size)
 {
     int fd = o->s ? o->s->io.fd : -1;
@@ -316,10 +350,11 @@ static void netop_cancel(struct netop *o, int err)
 NETOP_FRAME(i, int)
 NETOP_FRAME(z, ssize_t)
 
-#define NETOP_INFO(sfx, fname)                                             \
+#define NETOP_INFO(sfx, fname) NETOP_INFO_SIZED(sfx, fname, sfx)
+#define NETOP_INFO_SIZED(sfx, fname, frame)                                \
     {                                                                      \
         .body = body_##sfx, .name = fname, .file = "<runtime>",            \
-        .size = sizeof(struct netop_frame_##sfx),                          \
+        .size = sizeof(struct netop_frame_##frame),                        \
         .ret_offset = offsetof(struct netop_frame_##sfx, acx__ret),        \
         .ret_size = sizeof(((struct netop_frame_##sfx *)0)->acx__ret),     \
         .result_int = result_##sfx,                                        \
@@ -328,10 +363,12 @@ NETOP_FRAME(z, ssize_t)
     }
 
 static const acx__info accept_info = NETOP_INFO(i, "acx_sock_accept");
-static const acx__info connect_info = NETOP_INFO(i, "acx_sock_connect");
+static const acx__info connect_info =
+    NETOP_INFO_SIZED(i, "acx_sock_connect", ia);
 static const acx__info read_info = NETOP_INFO(z, "acx_sock_read");
 static const acx__info write_info = NETOP_INFO(z, "acx_sock_write");
-static const acx__info sendto_info = NETOP_INFO(z, "acx_sock_sendto");
+static const acx__info sendto_info =
+    NETOP_INFO_SIZED(z, "acx_sock_sendto", za);
 static const acx__info recvfrom_info = NETOP_INFO(z, "acx_sock_recvfrom");
 
 /* ---- constructors -------------------------------------------------------- */
@@ -350,6 +387,10 @@ static struct netop *op_new(const acx__info *info, acx_coro **c, int op,
     memset(o, 0, sizeof *o);
     o->op = op;
     o->s = s;
+    if (info == &connect_info)
+        o->addr = &((struct netop_frame_ia *)(void *)*c)->addr;
+    else if (info == &sendto_info)
+        o->addr = &((struct netop_frame_za *)(void *)*c)->addr;
     return o;
 }
 
@@ -359,11 +400,11 @@ static void op_set_addr(struct netop *o, const struct sockaddr *addr,
 {
     if (addr == NULL || len == 0)
         return;
-    if (len > sizeof o->addr) {
+    if (len > sizeof *o->addr) {
         o->err0 = -EINVAL;
         return;
     }
-    memcpy(&o->addr, addr, len);
+    memcpy(o->addr, addr, len);
     o->alen = len;
 }
 
