@@ -48,9 +48,12 @@ void ob_putn(obuf *o, const char *s, size_t n)
     memcpy(o->p + o->n, s, n);
     o->n += n;
     o->p[o->n] = 0;
+    uint32_t nl = 0;
+    for (size_t i = 0; i < n; i++)
+        nl += s[i] == '\n';
+    o->outline += nl;
     if (o->mapped)
-        for (size_t i = 0; i < n; i++)
-            o->line += s[i] == '\n';
+        o->line += nl;
 }
 
 void ob_puts(obuf *o, const char *s)
@@ -75,9 +78,12 @@ static void ob_vprintf(obuf *o, int glue, const char *fmt, va_list ap)
         for (int i = 0; i < n; i++) {
             if (s[i] != '\n')
                 continue;
-            if (glue && o->lines)
+            if (glue && o->lines) {
                 s[i] = ' ';
-            else if (o->mapped)
+                continue;
+            }
+            o->outline++;
+            if (o->mapped)
                 o->line++;
         }
     }
@@ -138,6 +144,22 @@ static void put_line_directive(obuf *o, uint16_t file, uint32_t line,
     o->mapped = 1;
     o->file = file;
     o->line = line;
+}
+
+void ob_here(obuf *o, const char *path)
+{
+    if (!o->lines || path == NULL)
+        return;
+    ob_bol(o);
+    o->mapped = 0;
+    /* the directive is on line outline + 1; the line after it is next */
+    ob_printf(o, "#line %u \"", o->outline + 2);
+    for (const char *p = path; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            ob_putn(o, "\\", 1);
+        ob_putn(o, p, 1);
+    }
+    ob_puts(o, "\"\n");
 }
 
 void ob_sync(obuf *o, uint32_t t)

@@ -299,6 +299,13 @@ static void emit_function(gen *g, afunc *f)
     }
     ob_puts(o, "};\n");
 
+    /* The tables, init and (below) the constructor are the generator's
+     * own code: they map to the .c file, so no .acx line of the body is
+     * also claimed by them (a breakpoint on a body line would otherwise
+     * resolve to the constructor too).  The frame's fields above keep
+     * their .acx lines: a bad type there is the user's to see. */
+    ob_here(o, g->outpath);
+
     /* the await-point table: state k waits at site k */
     ob_printf(o, "static const acx__site acx__sites_%s[] = {\n    {", f->name);
     put_string(o, file);
@@ -368,7 +375,7 @@ static void emit_function(gen *g, afunc *f)
     ob_unmap(o);
 
     /* the constructor: a boxed, unstarted frame */
-    ob_sync(o, name->tok);
+    ob_here(o, g->outpath);
     put_ctor_proto(g, o, f);
     ob_printf(o, "\n{\n    struct acx__frame_%s *acx__f = (struct acx__frame_"
               "%s *)acx__coro_alloc(sizeof *acx__f, &acx__info_%s);\n"

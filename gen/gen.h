@@ -20,6 +20,7 @@ typedef struct obuf {
     uint16_t file;      /* where the output position maps in the source */
     uint32_t line;
     int mapped;         /* file/line are meaningful */
+    uint32_t outline;   /* newlines written so far: the output's own line */
 } obuf;
 
 void ob_init(obuf *o, acx_src *src, int lines);
@@ -36,6 +37,9 @@ void ob_span(obuf *o, uint32_t first, uint32_t last);
 void ob_raw(obuf *o, uint32_t from, uint32_t to);
 /* Forget the mapping (after text that is not from the source). */
 void ob_unmap(obuf *o);
+/* Map what follows to the output file PATH itself (#line to its own
+ * line), for generated code that has no .acx line of its own. */
+void ob_here(obuf *o, const char *path);
 void ob_nl(obuf *o);
 /* Generated code (printf-like): on one line when #line is on. */
 void ob_glue(obuf *o, const char *fmt, ...)

@@ -102,8 +102,17 @@ acx_task *acx__spawn_at(acx_coro *coro, acx__spawn_site *site);
     })
 
 /* acx_spawn, then acx_task_set_name (NULL with errno on failure; the task
- * is then not created). */
+ * is then not created).  The macro records the call site, as acx_spawn's
+ * does; (acx_spawn_named)(c, name) calls the function. */
 acx_task *acx_spawn_named(acx_coro *coro, const char *name);
+acx_task *acx__spawn_named_at(acx_coro *coro, const char *name,
+                              acx__spawn_site *site);
+#define acx_spawn_named(coro, name)                                        \
+    __extension__({                                                        \
+        static acx__spawn_site acx__spawn_site_ = {__FILE__, __LINE__,    \
+                                                   __func__, 0};          \
+        acx__spawn_named_at((coro), (name), &acx__spawn_site_);            \
+    })
 
 /* Tell the runtime the caller no longer needs T; it is freed once finished. */
 void acx_task_release(acx_task *t);

@@ -127,9 +127,15 @@ acx_task *(acx_spawn)(acx_coro *coro)
     return spawn(coro, NULL, NULL);
 }
 
-acx_task *acx_spawn_named(acx_coro *coro, const char *name)
+acx_task *(acx_spawn_named)(acx_coro *coro, const char *name)
 {
     return spawn(coro, NULL, name);
+}
+
+acx_task *acx__spawn_named_at(acx_coro *coro, const char *name,
+                              acx__spawn_site *site)
+{
+    return spawn(coro, site, name);
 }
 
 static void task_free(acx_task *t)

@@ -35,6 +35,13 @@ if command -v gdb >/dev/null 2>&1; then
     check "a breakpoint on an await line is reached in its caller" \
         bash -c "gdb -nx -batch -ex 'break overflow.acx:16' -ex run -ex bt \
                  '$dir/prog' 2>&1 | grep -q 'acx__body_main_task .*overflow.acx:16'"
+    # the generated tables, init and constructor map to the .c file: no
+    # .acx line of a body is claimed twice
+    for line in 7 8 12 14 16; do
+        check "a breakpoint on overflow.acx:$line has one location" \
+            bash -c "gdb -nx -batch -ex 'break overflow.acx:$line' '$dir/prog' 2>&1 |
+                     grep '^Breakpoint 1' | grep -vq 'locations'"
+    done
 else
     echo "debug: gdb missing, gdb checks skipped" >&2
 fi
