@@ -8,6 +8,7 @@
 #   make check-valgrind the runtime suites under valgrind memcheck
 #   make bench      benchmarks, each beside a baseline (prints figures)
 #   make check-fuzz run the acxc fuzz target briefly (clang, libFuzzer)
+#   make soak       the soak test, by hand (SOAK_MINUTES=10, SOAK_CONNS=1000)
 #   make install    acxc, libacx (.a, .so), headers, pkg-config, acx.mk,
 #                   CMake package, man pages (PREFIX, DESTDIR); uninstall
 #   make check-install  install into a scratch DESTDIR, build against it
@@ -183,7 +184,7 @@ check-docs-examples: $(ACXC) $(LIBACX)
 	@RUN_DIR=docs/examples scripts/run-tests.sh run $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 	@scripts/docfrag.sh $(DOC_PAGES)
 
-check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples check-http
+check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples check-http check-soak-quick
 	@echo "make check: all suites passed"
 
 # The sanitizer run also checks the runtime's debug invariants (ACX_DEBUG).
@@ -214,6 +215,28 @@ check-tsan: $(DEPS_STAMP)
 # ---- benchmarks: figures beside baselines, printed, never a pass/fail
 bench: all
 	bench/run.sh $(BUILD)
+
+# ---- the soak test (tests/soak, docs/reliability.md): `make soak` runs
+# soak_server under soak_load's random connection lives for SOAK_MINUTES
+# and fails on a lost or duplicated request, RSS growth or an fd leak; by
+# hand, not in CI.  check-soak-quick (in check) runs the same for 5 s
+# with 50 connections, so the tooling cannot rot.
+.PHONY: soak check-soak-quick
+SOAK_MINUTES ?= 10
+SOAK_CONNS   ?= 1000
+SOAK_BIN := $(BUILD)/tests/soak/soak_server $(BUILD)/tests/soak/soak_load
+all: $(SOAK_BIN)
+$(BUILD)/tests/soak/soak_server: $(BUILD)/tests/soak/soak_server.c $(LIBACX)
+	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(LIBACX) -lpthread
+$(BUILD)/tests/soak/soak_load: tests/soak/soak_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+soak: $(SOAK_BIN)
+	tests/soak/soak.sh $(BUILD) $(SOAK_MINUTES) $(SOAK_CONNS)
+check-soak-quick: $(SOAK_BIN)
+	@tests/soak/soak.sh $(BUILD) 0.0834 50 250 > $(BUILD)/soak-quick.log 2>&1 || \
+	    { cat $(BUILD)/soak-quick.log; echo "FAIL: check-soak-quick"; exit 1; }
+	@grep '^requests:' $(BUILD)/soak-quick.log; echo "soak (5 s, 50 connections): passed"
 
 # ---- fuzzing: libFuzzer on the front end and generator (clang)
 FUZZ_TIME ?= 60

@@ -1,0 +1,39 @@
+#!/bin/sh
+# soak.sh BUILD MINUTES CONNS [SAMPLE_MS] - run soak_server, load it with
+# soak_load for MINUTES (a decimal is fine), then stop it with SIGTERM.
+# soak_load prints the report and fails on a violation; this script also
+# fails when the server does not exit 0 after SIGTERM within 30 s, or
+# leaves a process of its own behind (its pool's workers).
+set -u
+build=$1 minutes=$2 conns=$3 sample_ms=${4:-5000}
+seconds=$(awk -v m="$minutes" 'BEGIN { printf "%g", m * 60 }')
+dir=$(mktemp -d "${TMPDIR:-/tmp}/acx-soak.XXXXXX")
+trap 'kill $spid 2>/dev/null; rm -rf "$dir"' EXIT
+
+mkfifo "$dir/port"
+"$build/tests/soak/soak_server" >"$dir/port" 2>"$dir/server.err" &
+spid=$!
+read -r port <"$dir/port" || { echo "soak: server did not start"; cat "$dir/server.err"; exit 1; }
+echo "soak: server pid $spid port $port; load: $conns connections for $seconds s; $(uptime)"
+
+"$build/tests/soak/soak_load" --port "$port" --pid "$spid" --conns "$conns" \
+    --seconds "$seconds" --sample-ms "$sample_ms"
+rc=$?
+
+kids=$(ps -o pid= --ppid "$spid" 2>/dev/null | wc -l)
+kill -TERM "$spid"
+i=0
+while kill -0 "$spid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$spid" 2>/dev/null; then
+    echo "soak: FAIL: the server did not exit within 30 s of SIGTERM"; rc=1
+else
+    wait "$spid"; src=$?
+    [ $src -eq 0 ] || { echo "soak: FAIL: the server exited with $src"; rc=1; }
+fi
+sleep 0.2
+left=$(ps -eo pid=,comm= | awk '$2 ~ /^soakproc/' | wc -l)
+[ "$left" -eq 0 ] || { echo "soak: FAIL: $left pool worker(s) outlived the server"; rc=1; }
+echo "soak: server children during the run: $kids; server's last words:"
+sed 's/^/  /' "$dir/server.err" | tr '\n' ' ' | fold -w 76 -s; echo
+echo "soak: $(uptime)"
+exit $rc
