@@ -234,7 +234,8 @@ $(BUILD)/tests/soak/soak_load: tests/soak/soak_load.c
 soak: $(SOAK_BIN)
 	tests/soak/soak.sh $(BUILD) $(SOAK_MINUTES) $(SOAK_CONNS)
 check-soak-quick: $(SOAK_BIN)
-	@tests/soak/soak.sh $(BUILD) 0.0834 50 250 > $(BUILD)/soak-quick.log 2>&1 || \
+	@tests/soak/soak.sh $(BUILD) 0.0834 50 250 --think-ms 20 $(if $(SAN),--no-rss-check) \
+	    > $(BUILD)/soak-quick.log 2>&1 || \
 	    { cat $(BUILD)/soak-quick.log; echo "FAIL: check-soak-quick"; exit 1; }
 	@grep '^requests:' $(BUILD)/soak-quick.log; echo "soak (5 s, 50 connections): passed"
 

@@ -1,11 +1,12 @@
 #!/bin/sh
-# soak.sh BUILD MINUTES CONNS [SAMPLE_MS] - run soak_server, load it with
+# soak.sh BUILD MINUTES CONNS [SAMPLE_MS [SOAK_LOAD OPTIONS...]] - run soak_server, load it with
 # soak_load for MINUTES (a decimal is fine), then stop it with SIGTERM.
 # soak_load prints the report and fails on a violation; this script also
 # fails when the server does not exit 0 after SIGTERM within 30 s, or
 # leaves a process of its own behind (its pool's workers).
 set -u
 build=$1 minutes=$2 conns=$3 sample_ms=${4:-5000}
+shift 3; [ $# -gt 0 ] && shift
 seconds=$(awk -v m="$minutes" 'BEGIN { printf "%g", m * 60 }')
 dir=$(mktemp -d "${TMPDIR:-/tmp}/acx-soak.XXXXXX")
 trap 'kill $spid 2>/dev/null; rm -rf "$dir"' EXIT
@@ -17,7 +18,7 @@ read -r port <"$dir/port" || { echo "soak: server did not start"; cat "$dir/serv
 echo "soak: server pid $spid port $port; load: $conns connections for $seconds s; $(uptime)"
 
 "$build/tests/soak/soak_load" --port "$port" --pid "$spid" --conns "$conns" \
-    --seconds "$seconds" --sample-ms "$sample_ms"
+    --seconds "$seconds" --sample-ms "$sample_ms" "$@"
 rc=$?
 
 kids=$(ps -o pid= --ppid "$spid" 2>/dev/null | wc -l)
