@@ -67,7 +67,7 @@ static const char *const end_names[END_MODES] = {"close", "half-close",
 struct req {
     uint64_t id;
     int64_t t0;
-    char kind;
+    char kind, alone; /* alone: a batch of one */
 };
 
 struct conn {
@@ -90,7 +90,11 @@ static struct {
     uint64_t by_kind[4], t_ok, t_429, p_503;
 } st;
 
-static uint64_t hist_us[HIST_US], hist_ms[HIST_MS];
+/* Latency histograms: one per request kind (r, t, w, p), then every
+ * request (H_ALL), then the r requests sent alone, not pipelined behind
+ * others that wait (H_ALONE): the server's own response time. */
+enum { H_ALL = 4, H_ALONE, NHIST };
+static uint64_t hist_us[NHIST][HIST_US], hist_ms[NHIST][HIST_MS];
 static int64_t lat_max_ns;
 
 static int epfd, port, server_pid, nconn, procpool, think_ms = 200;
@@ -125,31 +129,38 @@ static uint64_t rnd(void)
 
 static int chance(int percent) { return (int)(rnd() % 100) < percent; }
 
-static void record_latency(int64_t ns)
+static void hist_add(int h, int64_t us)
 {
-    int64_t us = ns / 1000;
-    if (ns > lat_max_ns)
-        lat_max_ns = ns;
     if (us < HIST_US)
-        hist_us[us]++;
+        hist_us[h][us]++;
     else
-        hist_ms[us / 1000 < HIST_MS ? us / 1000 : HIST_MS - 1]++;
+        hist_ms[h][us / 1000 < HIST_MS ? us / 1000 : HIST_MS - 1]++;
 }
 
-/* The latency at quantile Q (0..1) in microseconds. */
-static double quantile_us(double q)
+static void record_latency(int kind, int alone, int64_t ns)
+{
+    if (ns > lat_max_ns)
+        lat_max_ns = ns;
+    hist_add(kind, ns / 1000);
+    hist_add(H_ALL, ns / 1000);
+    if (alone && kind == 0)
+        hist_add(H_ALONE, ns / 1000);
+}
+
+/* Histogram H's latency at quantile Q (0..1) in microseconds. */
+static double quantile_us(int h, double q)
 {
     uint64_t total = 0, seen = 0;
     for (int i = 0; i < HIST_US; i++)
-        total += hist_us[i];
+        total += hist_us[h][i];
     for (int i = 0; i < HIST_MS; i++)
-        total += hist_ms[i];
+        total += hist_ms[h][i];
     uint64_t want = (uint64_t)(q * (double)total);
     for (int i = 0; i < HIST_US; i++)
-        if ((seen += hist_us[i]) > want)
+        if ((seen += hist_us[h][i]) > want)
             return i;
     for (int i = 0; i < HIST_MS; i++)
-        if ((seen += hist_ms[i]) > want)
+        if ((seen += hist_ms[h][i]) > want)
             return (double)i * 1000;
     return 0;
 }
@@ -343,6 +354,7 @@ static void send_batch(int i)
         r->id = next_id++;
         r->kind = pick_kind();
         r->t0 = t0;
+        r->alone = n == 1;
         c->outlen += (size_t)snprintf(
             c->out + c->outlen, OUT_SIZE - c->outlen,
             "GET /%c?id=%llu%s HTTP/1.1\r\nHost: soak\r\n\r\n", r->kind,
@@ -424,7 +436,7 @@ static long take_response(struct conn *c)
     st.completed++;
     st.sum += r->id;
     st.sq += r->id * r->id;
-    record_latency(now_ns() - r->t0);
+    record_latency(kind_index(r->kind), r->alone, now_ns() - r->t0);
     c->qh++;
     c->qn--;
     return total;
@@ -816,8 +828,18 @@ int main(int argc, char **argv)
            (unsigned long long)st.doomed, s.doomed - s0.doomed,
            (unsigned long long)st.cut);
     printf("latency: p50 %.0f us, p99 %.0f us, p99.9 %.0f us, max %.1f ms\n",
-           quantile_us(0.5), quantile_us(0.99), quantile_us(0.999),
+           quantile_us(H_ALL, 0.5), quantile_us(H_ALL, 0.99),
+           quantile_us(H_ALL, 0.999),
            (double)lat_max_ns / 1e6);
+    static const char *const kinds[4] = {"r (at once)", "t (throttle)",
+                                         "w (thread pool)", "p (process pool)"};
+    for (int k = 0; k < 4; k++)
+        if (st.by_kind[k] > 0)
+            printf("  %-17s p50 %.0f us, p99 %.0f us\n", kinds[k],
+                   quantile_us(k, 0.5), quantile_us(k, 0.99));
+    printf("  %-17s p50 %.0f us, p99 %.0f us, p99.9 %.0f us\n", "r sent alone",
+           quantile_us(H_ALONE, 0.5), quantile_us(H_ALONE, 0.99),
+           quantile_us(H_ALONE, 0.999));
     double wend = warmup + (seconds - warmup) / 4, tail = seconds * 0.85;
     long rss_warm, rss_end;
     int fds_warm, fds_end;
