@@ -3,7 +3,8 @@
 # soak_load for MINUTES (a decimal is fine), then stop it with SIGTERM.
 # soak_load prints the report and fails on a violation; this script also
 # fails when the server does not exit 0 after SIGTERM within 30 s, or
-# leaves a process of its own behind (its pool's workers).
+# leaves a process of its own behind (its pool's workers, found as its
+# descendants before the SIGTERM).
 set -u
 build=$1 minutes=$2 conns=$3 sample_ms=${4:-5000}
 shift 3; [ $# -gt 0 ] && shift
@@ -21,7 +22,12 @@ echo "soak: server pid $spid port $port; load: $conns connections for $seconds s
     --seconds "$seconds" --sample-ms "$sample_ms" "$@"
 rc=$?
 
-kids=$(ps -o pid= --ppid "$spid" 2>/dev/null | wc -l)
+# the server's descendants now (zygote, forkserver, pool workers): none
+# may outlive it
+desc=$(ps -eo pid=,ppid= | awk -v root="$spid" '
+    { parent[$1] = $2 }
+    END { for (p in parent) for (q = parent[p]; q > 1; q = parent[q])
+              if (q == root) { print p; break } }')
 kill -TERM "$spid"
 i=0
 while kill -0 "$spid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
@@ -32,9 +38,10 @@ else
     [ $src -eq 0 ] || { echo "soak: FAIL: the server exited with $src"; rc=1; }
 fi
 sleep 0.2
-left=$(ps -eo pid=,comm= | awk '$2 ~ /^soakproc/' | wc -l)
-[ "$left" -eq 0 ] || { echo "soak: FAIL: $left pool worker(s) outlived the server"; rc=1; }
-echo "soak: server children during the run: $kids; server's last words:"
+left=0
+for p in $desc; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+[ "$left" -eq 0 ] || { echo "soak: FAIL: $left process(es) of the server outlived it"; rc=1; }
+echo "soak: the server's descendants at the end: $(echo $desc | wc -w), none left after it; its last words:"
 sed 's/^/  /' "$dir/server.err" | tr '\n' ' ' | fold -w 76 -s; echo
 echo "soak: $(uptime)"
 exit $rc

@@ -624,6 +624,7 @@ static int run(double seconds, int sample_ms)
 
 struct server_stats {
     unsigned long long answered, sum, sq, doomed, doomed_sum, bad, conns;
+    unsigned long long open_max;
     unsigned long long t_http, t_refused, t_admitted, w_ok, w_failed;
     unsigned long long p_ok, p_died, p_failed, kills;
     double t_elapsed, t_rate, t_burst;
@@ -672,6 +673,7 @@ static int get_stats(struct server_stats *s)
         return -1;
 #define F(k) s->k = field(buf, #k)
     F(answered), F(sum), F(sq), F(doomed), F(doomed_sum), F(bad), F(conns);
+    F(open_max);
     F(t_http), F(t_refused), F(t_admitted), F(w_ok), F(w_failed);
     F(p_ok), F(p_died), F(p_failed), F(kills);
 #undef F
@@ -849,6 +851,8 @@ int main(int argc, char **argv)
            "(max over %.0f-%.0f s), %ld KiB at the end (max over the last "
            "15%%), %ld KiB idle after\n",
            rss_before, rss_warm, warmup, wend, rss_end, rss_after);
+    printf("server connections: %llu accepted, at most %llu open at once\n",
+           s.conns - s0.conns, s.open_max);
     printf("server fds: %d idle before, %d after warm-up, %d at the end, "
            "%d idle after\n",
            fds_before, fds_warm, fds_end, fds_after);
