@@ -212,6 +212,23 @@ check-fuzz: $(BUILD)/fuzz_acxc
 	@for f in tests/corpus/acxc/*; do \
 	    $(BUILD)/fuzz_acxc $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: corpus replays clean"
+	@$(MAKE) --no-print-directory check-fuzz-stream
+
+# The stream reader's parsing core against a naive model (issue 8).
+$(BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c runtime/stream_buf.c runtime/stream_buf.h
+	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime -o $@ \
+	    tests/fuzz/fuzz_stream.c runtime/stream_buf.c
+.PHONY: check-fuzz-stream
+check-fuzz-stream: $(BUILD)/fuzz_stream
+	@mkdir -p $(BUILD)/fuzz-stream-corpus
+	$(BUILD)/fuzz_stream -max_total_time=$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 -max_len=8192 $(BUILD)/fuzz-stream-corpus \
+	    tests/corpus/stream
+	@for f in tests/corpus/stream/*; do \
+	    $(BUILD)/fuzz_stream $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
+	done; echo "check-fuzz: stream corpus replays clean"
 
 # ---- install: the layout a distribution uses (PREFIX, DESTDIR)
 PREFIX     ?= /usr/local
