@@ -59,7 +59,7 @@ typedef struct acx_stream acx_stream;
 #define ACX_STREAM_HIGH (64 * 1024)      /* asyncio's high water mark */
 #define ACX_STREAM_LOW (16 * 1024)       /* and its low water mark */
 
-/* ---- making and ending ---------------------------------------------------- */
+/* ---- making and ending -------------------------------------------------- */
 
 /* A stream over S, which it owns from now on (acx_stream_close and
  * acx_stream_abort close S; do not close S yourself).  Buffers are
@@ -85,7 +85,7 @@ ACX_ASYNC_DECL(int, acx_stream_close, (acx_stream * st));
  * acx_sock_close's result; NULL is a no-op.  Loop thread. */
 int acx_stream_abort(acx_stream *st);
 
-/* ---- reading -----------------------------------------------------------------
+/* ---- reading ---------------------------------------------------------------
  *
  * Every read await returns, besides what is listed: -ECANCELED /
  * -ETIMEDOUT (interrupted; the bytes received so far stay buffered),
@@ -174,7 +174,7 @@ size_t acx_stream_buffered(const acx_stream *st, const char **data);
  * or -EBUSY while a read await is in progress, -EBADF for NULL. */
 ssize_t acx_stream_consume(acx_stream *st, size_t n);
 
-/* ---- writing -------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------ */
 
 /* StreamWriter.write: queue N bytes without suspending; sent at once when
  * nothing is buffered and the socket takes them.  Returns 0, or the
@@ -204,7 +204,9 @@ ACX_ASYNC_DECL(int, acx_stream_flush, (acx_stream * st));
 
 /* StreamWriter.write_eof: no more writes; once the buffer has gone out the
  * writing side is shut down (SHUT_WR: the peer reads end of stream and may
- * still write to us).  Does not suspend; acx_stream_flush waits for it.
+ * still write to us; a pipe has no half-close: its reader sees the end
+ * when the stream is closed).  Does not suspend; acx_stream_flush waits
+ * for it.
  * Returns 0, the sticky write error, -EBADF for NULL. */
 int acx_stream_write_eof(acx_stream *st);
 

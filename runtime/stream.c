@@ -109,7 +109,7 @@ static ssize_t sys_out(acx_stream *st, const void *buf, size_t n)
     }
 }
 
-/* ---- the read awaits ------------------------------------------------------ */
+/* ---- the read awaits ---------------------------------------------------- */
 
 static const char *const rd_names[] = {"readuntil", "readline",
                                        "readexactly", "read", "read(-1)"};
@@ -153,7 +153,8 @@ static ssize_t rd_fill(struct rd_op *o)
 {
     acx_stream *st = o->st;
     ssize_t r;
-    if (o->rec.kind == ACX__REC_SOME && o->buf != NULL && acx__sbuf_len(&st->rb) == 0) {
+    if (o->rec.kind == ACX__REC_SOME && o->buf != NULL &&
+        acx__sbuf_len(&st->rb) == 0) {
         r = sys_in(st, o->buf, o->rec.n);
         if (r > 0)
             o->direct = r;
@@ -250,7 +251,8 @@ static int rd_describe(const acx_coro *c, char *buf, size_t size)
 {
     const struct rd_op *o = &((const struct rd_frame *)c)->o;
     if (o->st == NULL)
-        return snprintf(buf, size, "stream %s (closed)", rd_names[o->rec.kind]);
+        return snprintf(buf, size, "stream %s (closed)",
+                        rd_names[o->rec.kind]);
     return snprintf(buf, size, "stream fd %d %s, %zu bytes buffered",
                     o->st->sock->io.fd, rd_names[o->rec.kind],
                     acx__sbuf_len(&o->st->rb));
@@ -353,7 +355,7 @@ static acx_coro *rd_copy_new(const acx__info *info, acx_stream *st,
     o->buf = buf;
     o->rec.n = n;
     if (n == 0)
-        o->rec.kind = ACX__REC_EXACT; /* nothing to read: 0 at once, no recv(0) */
+        o->rec.kind = ACX__REC_EXACT; /* nothing to read: 0 at once */
     else if (buf == NULL)
         o->err0 = -EINVAL;
     return c;
@@ -384,7 +386,8 @@ acx_coro *acx_stream_readexactly_view(acx_stream *st, size_t n,
 acx_coro *acx_stream_read_view(acx_stream *st, ssize_t n, const char **data)
 {
     acx_coro *c;
-    struct rd_op *o = rd_new(&read_info, &c, st, n < 0 ? ACX__REC_ALL : ACX__REC_SOME);
+    struct rd_op *o = rd_new(&read_info, &c, st,
+                             n < 0 ? ACX__REC_ALL : ACX__REC_SOME);
     if (o == NULL)
         return NULL;
     o->rec.n = n < 0 ? 0 : (size_t)n;
@@ -465,7 +468,9 @@ static int wr_flush(acx_stream *st)
     if (st->werr == 0 && st->eof_asked && !st->eof_sent) {
         st->eof_sent = 1;
         int err = acx_sock_shutdown(st->sock, SHUT_WR);
-        if (err && err != -ENOTCONN) /* ENOTCONN: the peer is gone */
+        /* ENOTCONN: the peer is gone already.  ENOTSOCK: a pipe, which
+         * has no half-close; its reader sees the end at close. */
+        if (err && err != -ENOTCONN && err != -ENOTSOCK)
             wr_fail(st, err);
     }
     return st->werr;
@@ -560,7 +565,8 @@ static int wr_describe(const acx_coro *c, char *buf, size_t size)
 {
     const struct wr_op *o = &((const struct wr_frame *)c)->o;
     if (o->st == NULL)
-        return snprintf(buf, size, "stream %s (closed)", wr_names[o->kind]);
+        return snprintf(buf, size, "stream %s (closed)",
+                        wr_names[o->kind]);
     return snprintf(buf, size, "stream fd %d %s, %zu bytes to send",
                     o->st->sock->io.fd, wr_names[o->kind],
                     acx__sbuf_len(&o->st->wb));
