@@ -42,6 +42,10 @@
 #                  (tasks/s) and the submit-to-result round trip (p50,
 #                  p99), beside a mutex+condvar pool, libuv uv_queue_work
 #                  and Python's ThreadPoolExecutor
+#  14. stream      lines through acx_stream_readline(_view), beside
+#                  acx_sock_read + memchr by hand (+ asyncio readline);
+#                  a 60 KB line arriving 1 byte per read, beside a reader
+#                  that rescans the line after every byte
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -296,6 +300,14 @@ if ((${#UV[@]})); then
 else
     cc_link executor bench/executor.c
 fi && { "${EXEC_ENV[@]}" "$OUT/executor" || fail executor "exited with status $?"; }
+
+# ---- 14. buffered streams ------------------------------------------------------
+echo
+echo "-- 14. stream readline: 1,000,000 40-byte lines; a 60 KB line 1 byte/read"
+if ((HAVE_PY)); then
+    run asyncio_stream python3 bench/asyncio_stream.py
+fi
+acx_gen stream && cc_link stream "$OUT/stream.c" && run stream "$OUT/stream"
 
 # ---- summary ------------------------------------------------------------------
 echo

@@ -210,6 +210,70 @@ ACX_ASYNC_DECL(int, acx_stream_flush, (acx_stream * st));
  * Returns 0, the sticky write error, -EBADF for NULL. */
 int acx_stream_write_eof(acx_stream *st);
 
+/* ---- ABI: the await frames (internal) --------------------------------------
+ * acxc embeds an await's frame in the awaiting frame when it can see the
+ * frame's definition, so `await acx_stream_readline_view(st, &p)` in an
+ * .acx file allocates nothing and calls the body directly: a line costs
+ * no malloc.  The op state is stream.c's own, opaque here (stream.c checks
+ * that it fits).  Plain C callers use the constructors above, which box
+ * the same frames. */
+typedef struct acx__stream_rd {
+    void *acx__opaque[18];
+} acx__stream_rd;
+typedef struct acx__stream_wr {
+    void *acx__opaque[12];
+} acx__stream_wr;
+
+#define ACX__STREAM_FRAME(name, rtype, optype)                             \
+    struct acx__frame_##name {                                             \
+        ACX__FRAME_PREFIX;                                                 \
+        rtype acx__ret;                                                    \
+        optype o;                                                          \
+    };                                                                     \
+    extern const acx__info acx__info_##name;                               \
+    int acx__body_##name(acx_coro *c)
+
+ACX__STREAM_FRAME(acx_stream_readline, ssize_t, acx__stream_rd);
+ACX__STREAM_FRAME(acx_stream_readline_view, ssize_t, acx__stream_rd);
+ACX__STREAM_FRAME(acx_stream_readuntil, ssize_t, acx__stream_rd);
+ACX__STREAM_FRAME(acx_stream_readuntil_view, ssize_t, acx__stream_rd);
+ACX__STREAM_FRAME(acx_stream_readexactly, ssize_t, acx__stream_rd);
+ACX__STREAM_FRAME(acx_stream_readexactly_view, ssize_t, acx__stream_rd);
+ACX__STREAM_FRAME(acx_stream_read, ssize_t, acx__stream_rd);
+ACX__STREAM_FRAME(acx_stream_read_view, ssize_t, acx__stream_rd);
+ACX__STREAM_FRAME(acx_stream_drain, int, acx__stream_wr);
+ACX__STREAM_FRAME(acx_stream_flush, int, acx__stream_wr);
+ACX__STREAM_FRAME(acx_stream_close, int, acx__stream_wr);
+
+void acx__init_acx_stream_readline(struct acx__frame_acx_stream_readline *f,
+                                   acx_stream *st, void *buf, size_t size);
+void acx__init_acx_stream_readline_view(
+    struct acx__frame_acx_stream_readline_view *f, acx_stream *st,
+    const char **line);
+void acx__init_acx_stream_readuntil(
+    struct acx__frame_acx_stream_readuntil *f, acx_stream *st,
+    const void *sep, size_t seplen, void *buf, size_t size);
+void acx__init_acx_stream_readuntil_view(
+    struct acx__frame_acx_stream_readuntil_view *f, acx_stream *st,
+    const void *sep, size_t seplen, const char **rec);
+void acx__init_acx_stream_readexactly(
+    struct acx__frame_acx_stream_readexactly *f, acx_stream *st, void *buf,
+    size_t n);
+void acx__init_acx_stream_readexactly_view(
+    struct acx__frame_acx_stream_readexactly_view *f, acx_stream *st,
+    size_t n, const char **rec);
+void acx__init_acx_stream_read(struct acx__frame_acx_stream_read *f,
+                               acx_stream *st, void *buf, size_t n);
+void acx__init_acx_stream_read_view(struct acx__frame_acx_stream_read_view *f,
+                                    acx_stream *st, ssize_t n,
+                                    const char **data);
+void acx__init_acx_stream_drain(struct acx__frame_acx_stream_drain *f,
+                                acx_stream *st);
+void acx__init_acx_stream_flush(struct acx__frame_acx_stream_flush *f,
+                                acx_stream *st);
+void acx__init_acx_stream_close(struct acx__frame_acx_stream_close *f,
+                                acx_stream *st);
+
 /* ---- test hook (internal) -------------------------------------------------
  * The stream's system calls consult acx__net_fault (acx_net.h) with the
  * names "recv" and "send", as the socket awaits do. */

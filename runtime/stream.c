@@ -124,11 +124,22 @@ struct rd_op {
     ssize_t direct;   /* SOME: bytes read straight into BUF */
 };
 
+/* Every read await's frame (acx_stream.h's acx__frame_acx_stream_read*)
+ * has this layout, the op in the opaque words the header reserves. */
 struct rd_frame {
     ACX__FRAME_PREFIX;
     ssize_t acx__ret;
-    struct rd_op o;
+    union {
+        acx__stream_rd abi;
+        struct rd_op o;
+    };
 };
+_Static_assert(sizeof(struct rd_op) <= sizeof(acx__stream_rd) &&
+                   _Alignof(struct rd_op) <= _Alignof(acx__stream_rd),
+               "acx__stream_rd (acx_stream.h) must hold a struct rd_op");
+_Static_assert(sizeof(struct rd_frame) ==
+                   sizeof(struct acx__frame_acx_stream_readline),
+               "the read frames' layout is acx_stream.h's");
 
 /* Hand a record of R bytes out (copy or view) and consume it. */
 static ssize_t rd_deliver(struct rd_op *o, ssize_t r)
@@ -263,31 +274,55 @@ static int rd_result(const acx_coro *c)
     return (int)((const struct rd_frame *)c)->acx__ret;
 }
 
-#define RD_INFO(fname)                                                     \
+#define RD_INFO(fname, body_fn)                                            \
     {                                                                      \
-        .body = rd_body, .name = fname, .file = "<runtime>",               \
-        .size = sizeof(struct rd_frame),                                   \
+        .body = body_fn, .name = #fname, .file = "<runtime>",              \
+        .size = sizeof(struct acx__frame_##fname),                         \
         .ret_offset = offsetof(struct rd_frame, acx__ret),                 \
         .ret_size = sizeof(ssize_t), .result_int = rd_result,              \
         .align = _Alignof(struct rd_frame), .cancel = rd_cancel,           \
         .describe = rd_describe,                                           \
     }
 
-static const acx__info readline_info = RD_INFO("acx_stream_readline");
-static const acx__info readuntil_info = RD_INFO("acx_stream_readuntil");
-static const acx__info readexactly_info = RD_INFO("acx_stream_readexactly");
-static const acx__info read_info = RD_INFO("acx_stream_read");
+/* The exported body and info of read await NAME (one body serves all). */
+#define RD_ENTRY(name)                                                     \
+    int acx__body_##name(acx_coro *c)                                      \
+    {                                                                      \
+        return rd_body(c);                                                 \
+    }                                                                      \
+    const acx__info acx__info_##name = RD_INFO(name, acx__body_##name)
 
-static struct rd_op *rd_new(const acx__info *info, acx_coro **c,
-                            acx_stream *st, int kind)
+RD_ENTRY(acx_stream_readline);
+RD_ENTRY(acx_stream_readline_view);
+RD_ENTRY(acx_stream_readuntil);
+RD_ENTRY(acx_stream_readuntil_view);
+RD_ENTRY(acx_stream_readexactly);
+RD_ENTRY(acx_stream_readexactly_view);
+RD_ENTRY(acx_stream_read);
+RD_ENTRY(acx_stream_read_view);
+
+/* Set up frame C (embedded or boxed) for a read of KIND: the header, the
+ * op, and the argument errors the first step reports. */
+static struct rd_op *rd_init(acx_coro *c, const acx__info *info,
+                             acx_stream *st, int kind)
 {
-    *c = acx__coro_alloc(sizeof(struct rd_frame), info);
-    if (*c == NULL)
-        return NULL;
-    struct rd_op *o = &((struct rd_frame *)*c)->o;
-    memset(o, 0, sizeof *o);
+    c->info = info;
+    c->parent = NULL;
+    ACX__STATE(c) = 0;
+    /* Field by field, not memset: this runs once per line read. */
+    struct rd_op *o = &((struct rd_frame *)c)->o;
     o->st = st;
+    o->w.parked = 0;
+    o->w.err = 0;
     o->rec.kind = kind;
+    o->rec.sep = NULL;
+    o->rec.m = 0;
+    o->rec.scan = 0;
+    o->rec.n = 0;
+    o->err0 = 0;
+    o->buf = NULL;
+    o->view = NULL;
+    o->direct = 0;
     return o;
 }
 
@@ -301,16 +336,9 @@ static void rd_set_view(struct rd_op *o, const char **view)
         o->err0 = -EINVAL;
 }
 
-static acx_coro *until_new(acx_stream *st, int kind, const void *sep,
-                           size_t m, void *buf, size_t size,
-                           const char **view)
+static void until_init(struct rd_op *o, const void *sep, size_t m,
+                       void *buf, size_t size, const char **view)
 {
-    acx_coro *c;
-    struct rd_op *o = rd_new(kind == ACX__REC_LINE ? &readline_info
-                                             : &readuntil_info,
-                             &c, st, kind);
-    if (o == NULL)
-        return NULL;
     o->rec.sep = sep;
     o->rec.m = m;
     o->buf = buf;
@@ -319,82 +347,148 @@ static acx_coro *until_new(acx_stream *st, int kind, const void *sep,
         rd_set_view(o, view);
     if (sep == NULL || m == 0)
         o->err0 = -EINVAL;
-    return c;
-}
-
-acx_coro *acx_stream_readline(acx_stream *st, void *buf, size_t size)
-{
-    return until_new(st, ACX__REC_LINE, "\n", 1, buf, size, NULL);
-}
-
-acx_coro *acx_stream_readline_view(acx_stream *st, const char **line)
-{
-    return until_new(st, ACX__REC_LINE, "\n", 1, NULL, SIZE_MAX, line);
-}
-
-acx_coro *acx_stream_readuntil(acx_stream *st, const void *sep,
-                               size_t seplen, void *buf, size_t size)
-{
-    return until_new(st, ACX__REC_UNTIL, sep, seplen, buf, size, NULL);
-}
-
-acx_coro *acx_stream_readuntil_view(acx_stream *st, const void *sep,
-                                    size_t seplen, const char **rec)
-{
-    return until_new(st, ACX__REC_UNTIL, sep, seplen, NULL, SIZE_MAX, rec);
 }
 
 /* The copy-out calls with a NULL BUF would pass for views: refuse them. */
-static acx_coro *rd_copy_new(const acx__info *info, acx_stream *st,
-                             int kind, void *buf, size_t n)
+static void copy_init(struct rd_op *o, void *buf, size_t n)
 {
-    acx_coro *c;
-    struct rd_op *o = rd_new(info, &c, st, kind);
-    if (o == NULL)
-        return NULL;
     o->buf = buf;
     o->rec.n = n;
     if (n == 0)
         o->rec.kind = ACX__REC_EXACT; /* nothing to read: 0 at once */
     else if (buf == NULL)
         o->err0 = -EINVAL;
-    return c;
+}
+
+void acx__init_acx_stream_readline(struct acx__frame_acx_stream_readline *f,
+                                   acx_stream *st, void *buf, size_t size)
+{
+    struct rd_op *o = rd_init(&f->acx__hdr, &acx__info_acx_stream_readline,
+                              st, ACX__REC_LINE);
+    until_init(o, "\n", 1, buf, size, NULL);
+}
+
+void acx__init_acx_stream_readline_view(
+    struct acx__frame_acx_stream_readline_view *f, acx_stream *st,
+    const char **line)
+{
+    struct rd_op *o = rd_init(&f->acx__hdr,
+                              &acx__info_acx_stream_readline_view, st,
+                              ACX__REC_LINE);
+    until_init(o, "\n", 1, NULL, SIZE_MAX, line);
+}
+
+void acx__init_acx_stream_readuntil(
+    struct acx__frame_acx_stream_readuntil *f, acx_stream *st,
+    const void *sep, size_t seplen, void *buf, size_t size)
+{
+    struct rd_op *o = rd_init(&f->acx__hdr, &acx__info_acx_stream_readuntil,
+                              st, ACX__REC_UNTIL);
+    until_init(o, sep, seplen, buf, size, NULL);
+}
+
+void acx__init_acx_stream_readuntil_view(
+    struct acx__frame_acx_stream_readuntil_view *f, acx_stream *st,
+    const void *sep, size_t seplen, const char **rec)
+{
+    struct rd_op *o = rd_init(&f->acx__hdr,
+                              &acx__info_acx_stream_readuntil_view, st,
+                              ACX__REC_UNTIL);
+    until_init(o, sep, seplen, NULL, SIZE_MAX, rec);
+}
+
+void acx__init_acx_stream_readexactly(
+    struct acx__frame_acx_stream_readexactly *f, acx_stream *st, void *buf,
+    size_t n)
+{
+    struct rd_op *o = rd_init(&f->acx__hdr,
+                              &acx__info_acx_stream_readexactly, st,
+                              ACX__REC_EXACT);
+    copy_init(o, buf, n);
+}
+
+void acx__init_acx_stream_readexactly_view(
+    struct acx__frame_acx_stream_readexactly_view *f, acx_stream *st,
+    size_t n, const char **rec)
+{
+    struct rd_op *o = rd_init(&f->acx__hdr,
+                              &acx__info_acx_stream_readexactly_view, st,
+                              ACX__REC_EXACT);
+    o->rec.n = n;
+    rd_set_view(o, rec);
+}
+
+void acx__init_acx_stream_read(struct acx__frame_acx_stream_read *f,
+                               acx_stream *st, void *buf, size_t n)
+{
+    struct rd_op *o = rd_init(&f->acx__hdr, &acx__info_acx_stream_read, st,
+                              ACX__REC_SOME);
+    copy_init(o, buf, n);
+}
+
+void acx__init_acx_stream_read_view(struct acx__frame_acx_stream_read_view *f,
+                                    acx_stream *st, ssize_t n,
+                                    const char **data)
+{
+    struct rd_op *o = rd_init(&f->acx__hdr, &acx__info_acx_stream_read_view,
+                              st, n < 0 ? ACX__REC_ALL : ACX__REC_SOME);
+    o->rec.n = n < 0 ? 0 : (size_t)n;
+    if (n == 0)
+        o->rec.kind = ACX__REC_EXACT;
+    rd_set_view(o, data);
+}
+
+/* The constructors for plain C callers: the same frames, boxed. */
+#define BOXED(name, ...)                                                   \
+    do {                                                                   \
+        acx_coro *c_ = acx__coro_alloc(sizeof(struct acx__frame_##name),   \
+                                       &acx__info_##name);                 \
+        if (c_ != NULL)                                                    \
+            acx__init_##name((struct acx__frame_##name *)c_, __VA_ARGS__); \
+        return c_;                                                         \
+    } while (0)
+
+acx_coro *acx_stream_readline(acx_stream *st, void *buf, size_t size)
+{
+    BOXED(acx_stream_readline, st, buf, size);
+}
+
+acx_coro *acx_stream_readline_view(acx_stream *st, const char **line)
+{
+    BOXED(acx_stream_readline_view, st, line);
+}
+
+acx_coro *acx_stream_readuntil(acx_stream *st, const void *sep,
+                               size_t seplen, void *buf, size_t size)
+{
+    BOXED(acx_stream_readuntil, st, sep, seplen, buf, size);
+}
+
+acx_coro *acx_stream_readuntil_view(acx_stream *st, const void *sep,
+                                    size_t seplen, const char **rec)
+{
+    BOXED(acx_stream_readuntil_view, st, sep, seplen, rec);
 }
 
 acx_coro *acx_stream_readexactly(acx_stream *st, void *buf, size_t n)
 {
-    return rd_copy_new(&readexactly_info, st, ACX__REC_EXACT, buf, n);
-}
-
-acx_coro *acx_stream_read(acx_stream *st, void *buf, size_t n)
-{
-    return rd_copy_new(&read_info, st, ACX__REC_SOME, buf, n);
+    BOXED(acx_stream_readexactly, st, buf, n);
 }
 
 acx_coro *acx_stream_readexactly_view(acx_stream *st, size_t n,
                                       const char **rec)
 {
-    acx_coro *c;
-    struct rd_op *o = rd_new(&readexactly_info, &c, st, ACX__REC_EXACT);
-    if (o == NULL)
-        return NULL;
-    o->rec.n = n;
-    rd_set_view(o, rec);
-    return c;
+    BOXED(acx_stream_readexactly_view, st, n, rec);
+}
+
+acx_coro *acx_stream_read(acx_stream *st, void *buf, size_t n)
+{
+    BOXED(acx_stream_read, st, buf, n);
 }
 
 acx_coro *acx_stream_read_view(acx_stream *st, ssize_t n, const char **data)
 {
-    acx_coro *c;
-    struct rd_op *o = rd_new(&read_info, &c, st,
-                             n < 0 ? ACX__REC_ALL : ACX__REC_SOME);
-    if (o == NULL)
-        return NULL;
-    o->rec.n = n < 0 ? 0 : (size_t)n;
-    if (n == 0)
-        o->rec.kind = ACX__REC_EXACT;
-    rd_set_view(o, data);
-    return c;
+    BOXED(acx_stream_read_view, st, n, data);
 }
 
 /* ---- the write side ----------------------------------------------------- */
@@ -413,11 +507,21 @@ struct wr_op {
     size_t target;    /* done once at most this much is buffered */
 };
 
+/* The drain, flush and close frames (acx_stream.h) and the flusher's. */
 struct wr_frame {
     ACX__FRAME_PREFIX;
     int acx__ret;
-    struct wr_op o;
+    union {
+        acx__stream_wr abi;
+        struct wr_op o;
+    };
 };
+_Static_assert(sizeof(struct wr_op) <= sizeof(acx__stream_wr) &&
+                   _Alignof(struct wr_op) <= _Alignof(acx__stream_wr),
+               "acx__stream_wr (acx_stream.h) must hold a struct wr_op");
+_Static_assert(sizeof(struct wr_frame) ==
+                   sizeof(struct acx__frame_acx_stream_drain),
+               "the write frames' layout is acx_stream.h's");
 
 static void wr_link(acx_stream *st, struct wr_op *o)
 {
@@ -572,40 +676,64 @@ static int wr_describe(const acx_coro *c, char *buf, size_t size)
                     acx__sbuf_len(&o->st->wb));
 }
 
-ACX__LEAF_INFO_AS(static, drain_info, struct wr_frame, "acx_stream_drain",
-                  wr_body, wr_cancel, wr_describe);
-ACX__LEAF_INFO_AS(static, flush_info, struct wr_frame, "acx_stream_flush",
-                  wr_body, wr_cancel, wr_describe);
-ACX__LEAF_INFO_AS(static, close_info, struct wr_frame, "acx_stream_close",
-                  wr_body, wr_cancel, wr_describe);
+/* The exported body and info of write await NAME. */
+#define WR_ENTRY(name)                                                     \
+    int acx__body_##name(acx_coro *c)                                      \
+    {                                                                      \
+        return wr_body(c);                                                 \
+    }                                                                      \
+    ACX__LEAF_INFO_AS(, acx__info_##name, struct wr_frame, #name,          \
+                      acx__body_##name, wr_cancel, wr_describe)
+
+WR_ENTRY(acx_stream_drain);
+WR_ENTRY(acx_stream_flush);
+WR_ENTRY(acx_stream_close);
 ACX__LEAF_INFO_AS(static, flusher_info, struct wr_frame,
                   "acx_stream_flusher", wr_body, wr_cancel, wr_describe);
 
-static acx_coro *wr_new(const acx__info *info, acx_stream *st, int kind)
+static void wr_init(acx_coro *c, const acx__info *info, acx_stream *st,
+                    int kind)
 {
-    acx_coro *c = acx__coro_alloc(sizeof(struct wr_frame), info);
-    if (c == NULL)
-        return NULL;
+    c->info = info;
+    c->parent = NULL;
+    ACX__STATE(c) = 0;
     struct wr_op *o = &((struct wr_frame *)c)->o;
     memset(o, 0, sizeof *o);
     o->st = st;
     o->kind = kind;
-    return c;
+}
+
+void acx__init_acx_stream_drain(struct acx__frame_acx_stream_drain *f,
+                                acx_stream *st)
+{
+    wr_init(&f->acx__hdr, &acx__info_acx_stream_drain, st, WR_DRAIN);
+}
+
+void acx__init_acx_stream_flush(struct acx__frame_acx_stream_flush *f,
+                                acx_stream *st)
+{
+    wr_init(&f->acx__hdr, &acx__info_acx_stream_flush, st, WR_FLUSH);
+}
+
+void acx__init_acx_stream_close(struct acx__frame_acx_stream_close *f,
+                                acx_stream *st)
+{
+    wr_init(&f->acx__hdr, &acx__info_acx_stream_close, st, WR_CLOSE);
 }
 
 acx_coro *acx_stream_drain(acx_stream *st)
 {
-    return wr_new(&drain_info, st, WR_DRAIN);
+    BOXED(acx_stream_drain, st);
 }
 
 acx_coro *acx_stream_flush(acx_stream *st)
 {
-    return wr_new(&flush_info, st, WR_FLUSH);
+    BOXED(acx_stream_flush, st);
 }
 
 acx_coro *acx_stream_close(acx_stream *st)
 {
-    return wr_new(&close_info, st, WR_CLOSE);
+    BOXED(acx_stream_close, st);
 }
 
 /* Bytes are buffered: make sure a task sends them in the background.  It
@@ -614,9 +742,10 @@ static int start_flusher(acx_stream *st)
 {
     if (st->flusher)
         return 0;
-    acx_coro *c = wr_new(&flusher_info, st, WR_FLUSHER);
+    acx_coro *c = acx__coro_alloc(sizeof(struct wr_frame), &flusher_info);
     if (c == NULL)
         return -ENOMEM;
+    wr_init(c, &flusher_info, st, WR_FLUSHER);
     struct wr_op *o = &((struct wr_frame *)c)->o;
     acx_task *t = (acx_spawn)(c);
     if (t == NULL)

@@ -108,7 +108,9 @@ ssize_t acx__sbuf_find(const acx__sbuf *b, const void *sep, size_t m,
     size_t upto = len < limit ? len : limit;
     if (*scan < upto && upto - *scan >= m) {
         const char *base = acx__sbuf_peek(b);
-        const char *hit = memmem(base + *scan, upto - *scan, sep, m);
+        const char *hit =
+            m == 1 ? memchr(base + *scan, *(const char *)sep, upto - *scan)
+                   : memmem(base + *scan, upto - *scan, sep, m);
         if (hit != NULL)
             return (ssize_t)((size_t)(hit - base) + m);
         *scan = upto - m + 1; /* every earlier start was ruled out */
