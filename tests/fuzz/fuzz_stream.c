@@ -4,8 +4,8 @@
  * The input chooses a record limit, a separator of 1-4 bytes, the bytes
  * the peer sends, how they are cut into arrivals (1 byte at a time, odd
  * chunks, large ones) and a sequence of read calls: readuntil (with a
- * caller's buffer size), readline, readexactly, read(n), read(-1) and
- * consume.  Each call is driven as stream.c drives it (ask
+ * caller's buffer size), readline, readexactly, read(n), read(-1),
+ * consume, and limit changes (lowered below what is buffered, raised).  Each call is driven as stream.c drives it (ask
  * acx__sbuf_record; if it needs more, make room with acx__sbuf_space and
  * commit the next arrival; at the end of the data, EOF) and its result is
  * compared with a trivially correct model that sees the whole byte string
@@ -57,6 +57,8 @@ typedef struct {
 } peer;
 
 /* One arrival: as stream.c's rd_fill, into the room the buffer gives. */
+static size_t g_maxlimit; /* the largest limit so far: the memory bound */
+
 static void feed(acx__sbuf *b, peer *pr, size_t limit)
 {
     char *p;
@@ -64,7 +66,8 @@ static void feed(acx__sbuf *b, peer *pr, size_t limit)
     CHECK(acx__sbuf_space(b, &p, &room) == 0);
     /* acx__sbuf_record asked for more, so there must be room for it */
     CHECK(room > 0);
-    CHECK(b->cap <= limit);
+    CHECK(acx__sbuf_len(b) + room <= limit);
+    CHECK(b->cap <= g_maxlimit);
     unsigned sel = next(pr->ctl);
     size_t chunk = sel < 128 ? 1 : sel < 250 ? (size_t)(sel % 23) + 1
                                              : (size_t)sel * 64;
@@ -130,7 +133,8 @@ static ssize_t model(const peer *pr, const acx__rec *r, size_t limit)
 static void check_buffer(const acx__sbuf *b, const peer *pr, size_t limit)
 {
     CHECK(acx__sbuf_len(b) == pr->fed - pr->pos);
-    CHECK(acx__sbuf_len(b) <= limit);
+    CHECK(acx__sbuf_len(b) <= g_maxlimit);
+    (void)limit;
     if (acx__sbuf_len(b))
         CHECK(memcmp(acx__sbuf_peek(b), pr->data + pr->pos,
                      acx__sbuf_len(b)) == 0);
@@ -201,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cursor ctl = {in.p, rest - dlen};
     peer pr = {in.p + (rest - dlen), dlen, 0, 0, 0, &ctl};
 
+    g_maxlimit = limit;
     acx__sbuf b;
     acx__sbuf_init(&b, limit);
     CHECK(acx__sbuf_len(&b) == 0);
@@ -210,7 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         acx__rec r;
         memset(&r, 0, sizeof r);
         unsigned op = next(&ctl), arg = next(&ctl);
-        switch (op % 7) {
+        switch (op % 8) {
         case 0:
         case 1:
             r.kind = ACX__REC_UNTIL;
@@ -235,6 +240,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 5:
             r.kind = ACX__REC_ALL;
             break;
+        case 7: /* acx_stream_set_limit: lowering keeps what is buffered */
+            limit = (arg & 0x80) ? 1 + (size_t)arg * 97 : 1 + arg % 64;
+            if (limit > g_maxlimit)
+                g_maxlimit = limit;
+            b.limit = limit;
+            continue;
         default: { /* consume: how a caller skips an over-long record */
             size_t k = arg < acx__sbuf_len(&b) ? arg : acx__sbuf_len(&b);
             acx__sbuf_consume(&b, k);
@@ -250,9 +261,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
     }
     /* The buffer appends what fits and no more. */
+    size_t had = acx__sbuf_len(&b);
     ssize_t app = acx__sbuf_append(&b, data, size);
-    CHECK(app >= 0 && (size_t)app <= limit);
-    CHECK(acx__sbuf_len(&b) <= limit);
+    CHECK(app >= 0);
+    CHECK(acx__sbuf_len(&b) == had + (size_t)app);
+    CHECK(app == 0 || acx__sbuf_len(&b) <= limit);
     acx__sbuf_free(&b);
     return 0;
 }
