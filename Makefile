@@ -7,7 +7,8 @@
 #   make check-tsan the runtime suites under ThreadSanitizer
 #   make check-valgrind the runtime suites under valgrind memcheck
 #   make bench      benchmarks, each beside a baseline (prints figures)
-#   make check-fuzz run the acxc fuzz target briefly (clang, libFuzzer)
+#   make check-fuzz run the fuzz targets briefly (acxc, the stream reader;
+#                   clang, libFuzzer)
 #   make install    acxc, libacx (.a, .so), headers, pkg-config, acx.mk,
 #                   CMake package, man pages (PREFIX, DESTDIR); uninstall
 #   make check-install  install into a scratch DESTDIR, build against it
