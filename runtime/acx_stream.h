@@ -38,7 +38,8 @@
  * Threads: everything is for the thread of the loop that uses the stream
  * (acx_stream_new and the setters also before a loop uses it).
  *
- * Python names: open_connection = acx_sock_connect_str + acx_stream_new;
+ * Python names: open_connection = acx_stream_connect (or
+ * acx_sock_connect_str + acx_stream_new);
  * start_server = acx_sock_listen_str, then acx_sock_accept and
  * acx_stream_new per connection; StreamReader.readline / readuntil /
  * readexactly / read / at_eof = acx_stream_readline / readuntil /
@@ -67,6 +68,15 @@ typedef struct acx_stream acx_stream;
  * (S is then still the caller's).  Loop thread, or any before a loop
  * uses S. */
 int acx_stream_new(acx_stream **out, acx_sock *s);
+
+/* await acx_stream_connect(&st, addr) (asyncio.open_connection): connect
+ * a stream socket to ADDR (acx_sock_addr_parse's text form: "host:port",
+ * "[::1]:port", "unix:/path") and put a stream over it, in *OUT (NULL
+ * until then, and on failure).  Returns 0, or acx_sock_connect's errors
+ * (-EINVAL for a malformed address or OUT NULL, -ECONNREFUSED, -ECANCELED,
+ * -ETIMEDOUT, ...), -ENOMEM.  ADDR is copied when the await is made. */
+ACX_ASYNC_DECL(int, acx_stream_connect, (acx_stream * *out,
+                                         const char *addr));
 
 /* The socket under ST (still owned by ST), NULL for NULL. */
 acx_sock *acx_stream_sock(const acx_stream *st);

@@ -864,6 +864,77 @@ int acx_stream_abort(acx_stream *st)
     return st ? stream_free(st) : 0;
 }
 
+/* ---- open_connection: connect, then a stream over the socket ----------- */
+
+struct conn_frame {
+    ACX__FRAME_PREFIX;
+    int acx__ret;
+    acx_stream **out;
+    acx_sock *s;      /* the connect's result */
+    acx_coro *child;  /* acx_sock_connect's frame while it runs */
+    socklen_t len;
+    struct sockaddr_storage addr; /* parsed by the constructor */
+};
+
+/* The connect finished (its result in the child): make the stream. */
+static int conn_finish(struct conn_frame *f)
+{
+    int r = f->child->info->result_int(f->child);
+    acx_coro_free(f->child);
+    f->child = NULL;
+    if (r == 0) {
+        r = acx_stream_new(f->out, f->s);
+        if (r < 0)
+            acx_sock_close(f->s);
+    }
+    f->acx__ret = r;
+    return ACX__DONE;
+}
+
+/* State 0 starts the connect as a child frame (made here, not in the
+ * constructor, so an await never run leaks nothing; the child holds the
+ * parked socket wait and takes the interrupts); state 1 is its end. */
+static int conn_body(acx_coro *c)
+{
+    struct conn_frame *f = (struct conn_frame *)c;
+    if (f->acx__state != 0)
+        return conn_finish(f);
+    if (f->acx__ret != 0) /* the constructor's error */
+        return ACX__DONE;
+    f->child = acx_sock_connect(&f->s, (struct sockaddr *)&f->addr, f->len);
+    if (f->child == NULL) {
+        f->acx__ret = -ENOMEM;
+        return ACX__DONE;
+    }
+    f->child->parent = c;
+    f->acx__state = 1;
+    if (!ACX__STACK_OK())
+        return acx__push(f->child);
+    int r = f->child->info->body(f->child);
+    return r == ACX__DONE ? conn_finish(f) : r;
+}
+
+ACX__LEAF_INFO_AS(static, conn_info, struct conn_frame,
+                  "acx_stream_connect", conn_body, NULL, NULL);
+
+acx_coro *acx_stream_connect(acx_stream **out, const char *addr)
+{
+    struct conn_frame *f = (struct conn_frame *)(void *)acx__coro_alloc(
+        sizeof *f, &conn_info);
+    if (f == NULL)
+        return NULL;
+    f->out = out;
+    f->s = NULL;
+    f->child = NULL;
+    f->len = 0;
+    /* the address is parsed and copied now: ADDR need not outlive this */
+    f->acx__ret = out == NULL ? -EINVAL
+                              : acx_sock_addr_parse(addr, &f->addr, &f->len);
+    if (out != NULL)
+        *out = NULL;
+    return &f->acx__hdr;
+}
+
 /* ---- reading: the plain calls ------------------------------------------ */
 
 int acx_stream_set_limit(acx_stream *st, size_t limit)
