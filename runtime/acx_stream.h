@@ -23,7 +23,8 @@
  *   writing: acx_stream_write never suspends.  When nothing is buffered it
  *   sends straight from the caller's bytes (no copy); what the socket does
  *   not take is buffered and sent in the background (a flusher task the
- *   stream starts, like an asyncio transport).  Flow control is asyncio's:
+ *   stream starts, like an asyncio transport; it lives only while bytes
+ *   wait, and shows in acx_all_tasks and dumps as acx_stream_flusher).  Flow control is asyncio's:
  *   acx_stream_drain returns at once while the buffer is at most the high
  *   water mark, else waits until it is down to the low water mark (64 KiB
  *   and 16 KiB by default; acx_stream_set_write_limits).  A write error
