@@ -79,6 +79,13 @@ int acx_stream_new(acx_stream **out, acx_sock *s);
 ACX_ASYNC_DECL(int, acx_stream_connect, (acx_stream * *out,
                                          const char *addr));
 
+/* The bytes ST holds: the object and its two buffers' allocations (for
+ * watching memory across many connections).  A read buffer grows as
+ * records need it, up to the limit, and is given back when it is empty
+ * and its read waits for the peer; the write buffer is given back once
+ * its backlog has gone.  0 for NULL. */
+size_t acx_stream_memory(const acx_stream *st);
+
 /* The socket under ST (still owned by ST), NULL for NULL. */
 acx_sock *acx_stream_sock(const acx_stream *st);
 

@@ -226,6 +226,10 @@ static int rd_step(acx_coro *c, struct rd_op *o, ssize_t *ret)
             }
             continue;
         }
+        /* Waiting on an idle peer: a grown, empty buffer goes back (no
+         * view can be pointing into it: this is a read call). */
+        if (r == -EAGAIN)
+            acx__sbuf_trim(&o->st->rb);
         if (r == -EAGAIN && (r = acx__intr_check()) == 0 &&
             (r = acx__sock_park(o->st->sock, &o->w, ACX__IO_IN)) == 0) {
             ACX__STATE(c) = ST_PARKED;
@@ -593,6 +597,7 @@ static int wr_finish(struct wr_op *o, int r)
     switch (o->kind) {
     case WR_FLUSHER:
         st->flusher = 0;
+        acx__sbuf_trim(&st->wb); /* all sent: a big backlog's memory back */
         return 0;
     case WR_CLOSE: {
         o->st = NULL;
@@ -800,6 +805,11 @@ int acx_stream_write_eof(acx_stream *st)
     if (acx__sbuf_len(&st->wb) == 0)
         return wr_flush(st); /* nothing waits: shut down now */
     return 0; /* the flusher shuts down when the buffer has gone */
+}
+
+size_t acx_stream_memory(const acx_stream *st)
+{
+    return st ? sizeof *st + st->rb.cap + st->wb.cap : 0;
 }
 
 size_t acx_stream_write_buffered(const acx_stream *st)

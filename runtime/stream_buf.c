@@ -24,6 +24,14 @@ void acx__sbuf_free(acx__sbuf *b)
     b->start = b->end = 0;
 }
 
+int acx__sbuf_trim(acx__sbuf *b)
+{
+    if (acx__sbuf_len(b) != 0 || b->cap <= ACX__SBUF_KEEP)
+        return 0;
+    acx__sbuf_free(b);
+    return 1;
+}
+
 void acx__sbuf_consume(acx__sbuf *b, size_t n)
 {
     if (n > acx__sbuf_len(b))

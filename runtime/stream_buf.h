@@ -51,6 +51,13 @@ void acx__sbuf_consume(acx__sbuf *b, size_t n);
  * -ENOMEM (the buffer is unchanged). */
 int acx__sbuf_space(acx__sbuf *b, char **p, size_t *n);
 
+/* Give a grown buffer back when nothing is buffered: an idle stream
+ * should not keep the memory its biggest record needed.  Keeps buffers
+ * of up to ACX__SBUF_KEEP bytes (the common case reuses them); returns
+ * whether it freed.  Call it only when views need not stay valid. */
+#define ACX__SBUF_KEEP (4 * ACX__SBUF_MIN)
+int acx__sbuf_trim(acx__sbuf *b);
+
 /* N bytes were written at the free tail that acx__sbuf_space gave. */
 static inline void acx__sbuf_commit(acx__sbuf *b, size_t n)
 {

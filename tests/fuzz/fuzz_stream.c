@@ -250,6 +250,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t k = arg < acx__sbuf_len(&b) ? arg : acx__sbuf_len(&b);
             acx__sbuf_consume(&b, k);
             pr.pos += k;
+            /* an idle stream gives a grown buffer back, never bytes */
+            size_t cap = b.cap;
+            int freed = acx__sbuf_trim(&b);
+            CHECK(!freed || (acx__sbuf_len(&b) == 0 && cap > ACX__SBUF_KEEP));
             check_buffer(&b, &pr, limit);
             continue;
         }
