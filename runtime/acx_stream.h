@@ -81,7 +81,7 @@ ACX_ASYNC_DECL(int, acx_stream_connect, (acx_stream * *out,
 
 /* The bytes ST holds: the object and its two buffers' allocations (for
  * watching memory across many connections).  A read buffer grows as
- * records need it, up to the limit, and is given back when it is empty
+ * records need it or as a peer far ahead fills it, up to the limit, and is given back when it is empty
  * and its read waits for the peer; the write buffer is given back once
  * its backlog has gone.  0 for NULL. */
 size_t acx_stream_memory(const acx_stream *st);

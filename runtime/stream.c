@@ -42,6 +42,7 @@ struct acx_stream {
     size_t high, low;       /* write flow control marks */
     int werr;               /* sticky write error */
     unsigned rd_eof : 1;    /* the socket said end of stream */
+    unsigned rd_full : 1;   /* the last read filled all the room it had */
     unsigned eof_asked : 1; /* acx_stream_write_eof was called */
     unsigned eof_sent : 1;  /* and the shutdown was made */
     unsigned closing : 1;   /* acx_stream_close is flushing */
@@ -172,12 +173,17 @@ static ssize_t rd_fill(struct rd_op *o)
     } else {
         char *p;
         size_t room;
+        /* The last read filled all its room: the peer is ahead of us, so
+         * read more per call (the buffer doubles, up to the limit). */
+        if (st->rd_full && acx__sbuf_grow(&st->rb) < 0)
+            return -ENOMEM;
         int err = acx__sbuf_space(&st->rb, &p, &room);
         if (err)
             return err;
-        if (room == 0) /* rd_parse reports a full buffer first */
+        if (room == 0) /* acx__sbuf_record reports a full buffer first */
             return -EMSGSIZE;
         r = sys_in(st, p, room);
+        st->rd_full = r > 0 && (size_t)r == room;
         if (r > 0)
             acx__sbuf_commit(&st->rb, (size_t)r);
     }

@@ -52,6 +52,19 @@ static size_t grown(const acx__sbuf *b)
     return want;
 }
 
+int acx__sbuf_grow(acx__sbuf *b)
+{
+    if (b->cap >= b->limit)
+        return 0;
+    size_t cap = grown(b);
+    char *d = realloc(b->data, cap);
+    if (d == NULL)
+        return -ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
 int acx__sbuf_space(acx__sbuf *b, char **p, size_t *n)
 {
     size_t len = acx__sbuf_len(b);

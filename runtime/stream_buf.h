@@ -58,6 +58,12 @@ int acx__sbuf_space(acx__sbuf *b, char **p, size_t *n);
 #define ACX__SBUF_KEEP (4 * ACX__SBUF_MIN)
 int acx__sbuf_trim(acx__sbuf *b);
 
+/* Double the allocation (up to the limit), keeping the buffered bytes:
+ * for a reader whose last read filled all the room it had (the peer sends
+ * faster than one read takes), so the next reads take more per system
+ * call.  0 or -ENOMEM (unchanged). */
+int acx__sbuf_grow(acx__sbuf *b);
+
 /* N bytes were written at the free tail that acx__sbuf_space gave. */
 static inline void acx__sbuf_commit(acx__sbuf *b, size_t n)
 {

@@ -250,6 +250,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t k = arg < acx__sbuf_len(&b) ? arg : acx__sbuf_len(&b);
             acx__sbuf_consume(&b, k);
             pr.pos += k;
+            /* a reader behind its peer grows the buffer: no byte
+             * moves, the allocation stays within the largest limit */
+            if (op & 0x80)
+                CHECK(acx__sbuf_grow(&b) == 0);
             /* an idle stream gives a grown buffer back, never bytes */
             size_t cap = b.cap;
             int freed = acx__sbuf_trim(&b);
