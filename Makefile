@@ -7,7 +7,8 @@
 #   make check-tsan the runtime suites under ThreadSanitizer
 #   make check-valgrind the runtime suites under valgrind memcheck
 #   make bench      benchmarks, each beside a baseline (prints figures)
-#   make check-fuzz run the acxc fuzz target briefly (clang, libFuzzer)
+#   make check-fuzz run the fuzz targets briefly (acxc, the stream reader;
+#                   clang, libFuzzer)
 #   make install    acxc, libacx (.a, .so), headers, pkg-config, acx.mk,
 #                   CMake package, man pages (PREFIX, DESTDIR); uninstall
 #   make check-install  install into a scratch DESTDIR, build against it
@@ -152,7 +153,7 @@ golden-update: $(ACXC)
 
 # The quick examples must run and succeed (the throttle one takes ~12 s
 # by design and is left to `make demo`-style runs by hand).
-EX_CHECKED := hello pipeline gather_timeout demo echo subproc
+EX_CHECKED := hello pipeline gather_timeout demo echo subproc chat
 check-examples: $(EX_BIN)
 	@for e in $(EX_CHECKED); do \
 	    out=$$(timeout 60 $(BUILD)/examples/$$e 2>&1) || \
@@ -195,7 +196,7 @@ ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # minutes under valgrind; ASan and its /proc/self/fd checks cover it.
 # proc too: valgrind does not know pidfd_open.)
 VG_SUITES := runtime core alloc throttle signals group sync debug bqueue \
-             executor pipe aio
+             executor pipe aio stream
 VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
              --errors-for-leak-kinds=definite,indirect
 check-valgrind: $(UNIT)
@@ -237,6 +238,23 @@ check-fuzz: $(BUILD)/fuzz_acxc
 	@for f in tests/corpus/acxc/*; do \
 	    $(BUILD)/fuzz_acxc $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: corpus replays clean"
+	@$(MAKE) --no-print-directory check-fuzz-stream
+
+# The stream reader's parsing core against a naive model (issue 8).
+$(BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c runtime/stream_buf.c runtime/stream_buf.h
+	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime -o $@ \
+	    tests/fuzz/fuzz_stream.c runtime/stream_buf.c
+.PHONY: check-fuzz-stream
+check-fuzz-stream: $(BUILD)/fuzz_stream
+	@mkdir -p $(BUILD)/fuzz-stream-corpus
+	$(BUILD)/fuzz_stream -max_total_time=$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 -max_len=8192 $(BUILD)/fuzz-stream-corpus \
+	    tests/corpus/stream
+	@for f in tests/corpus/stream/*; do \
+	    $(BUILD)/fuzz_stream $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
+	done; echo "check-fuzz: stream corpus replays clean"
 
 # ---- install: the layout a distribution uses (PREFIX, DESTDIR)
 PREFIX     ?= /usr/local

@@ -53,6 +53,10 @@
 #                  skipped without wrk
 #  16. idle conns  server RSS per idle connection, 10,000 connections
 #                  parked in a read, for the three echo servers
+#  17. stream      lines through acx_stream_readline(_view), beside
+#                  acx_sock_read + memchr by hand (+ asyncio readline);
+#                  a 60 KB line arriving 1 byte per read, beside a reader
+#                  that rescans the line after every byte
 #
 # Sections 14-16 pin the server to CPU 0 and the load to CPU 1, take the
 # median of BENCH_NET_REPS (default 3) runs with the servers interleaved,
@@ -565,6 +569,13 @@ if ((echo_ok)) && (($(ulimit -n) > HOLD_N + 100)); then
 else
     echo "(skipped: needs section 14's programs and $((HOLD_N + 100)) descriptors; ulimit -n is $(ulimit -n))"
 fi
+# ---- 17. buffered streams ------------------------------------------------------
+echo
+echo "-- 17. stream readline: 1,000,000 40-byte lines; a 60 KB line 1 byte/read"
+if ((HAVE_PY)); then
+    run asyncio_stream python3 bench/asyncio_stream.py
+fi
+acx_gen stream && cc_link stream "$OUT/stream.c" && run stream "$OUT/stream"
 
 # ---- summary ------------------------------------------------------------------
 echo

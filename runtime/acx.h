@@ -347,6 +347,7 @@ ACX_ASYNC_DECL(int, acx_future_await, (acx_future * f, void **value));
 #include "acx_net.h"
 #include "acx_proc.h"
 #include "acx_aio.h"
+#include "acx_stream.h"
 #include "acx_throttle.h"
 #include "acx_signal.h"
 

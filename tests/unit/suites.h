@@ -25,6 +25,7 @@ int acx_test_add_bqueue(void);
 int acx_test_add_pipe(void);
 int acx_test_add_proc(void);
 int acx_test_add_aio(void);
+int acx_test_add_stream(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -45,6 +46,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"pipe", acx_test_add_pipe},
     {"proc", acx_test_add_proc},
     {"aio", acx_test_add_aio},
+    {"stream", acx_test_add_stream},
     {0, 0},
 };
 
