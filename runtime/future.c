@@ -48,6 +48,7 @@ struct acx_future {
     int nthreads;           /* threads blocked in acx_future_wait */
     struct fut_node *head, *tail; /* coroutine waiters, in arrival order */
     struct fut_cb *cbs, **cbs_tail;
+    void (*vfree)(void *); /* frees VALUE with F (acx__future_complete_owned) */
 };
 
 acx_future *acx_future_new(void)
@@ -77,6 +78,8 @@ void acx_future_unref(acx_future *f)
         n = c->next;
         free(c);
     }
+    if (f->vfree != NULL && f->value != NULL)
+        f->vfree(f->value);
     pthread_mutex_destroy(&f->mu);
     free(f);
 }
@@ -106,7 +109,8 @@ static void node_wake(struct fut_node *n)
         n->post.run(&n->post, 1); /* closed: cannot happen while it waits */
 }
 
-static int complete(acx_future *f, int status, void *value)
+static int complete_as(acx_future *f, int status, void *value,
+                       void (*vfree)(void *))
 {
     if (f == NULL)
         return -EINVAL;
@@ -116,7 +120,8 @@ static int complete(acx_future *f, int status, void *value)
         return -EALREADY;
     }
     f->status = status;
-    f->value = status == 0 ? value : NULL;
+    f->value = status == 0 || vfree != NULL ? value : NULL;
+    f->vfree = vfree;
     atomic_store_explicit(&f->state, F_DONE, memory_order_release);
     struct fut_node *waiters = f->head;
     f->head = f->tail = NULL;
@@ -146,6 +151,17 @@ static int complete(acx_future *f, int status, void *value)
     }
     acx_future_unref(f);
     return 0;
+}
+
+static int complete(acx_future *f, int status, void *value)
+{
+    return complete_as(f, status, value, NULL);
+}
+
+int acx__future_complete_owned(acx_future *f, int status, void *value,
+                               void (*vfree)(void *))
+{
+    return complete_as(f, status, value, vfree);
 }
 
 int acx_future_set_result(acx_future *f, void *value)
