@@ -118,6 +118,10 @@ typedef struct acx_procpool_opts {
  * useful before the first thread starts. */
 int acx_procpool_zygote_start(void);
 
+/* Close the zygote (pools that exist keep their forkservers); the next
+ * pool starts a new one, from the process as it is then.  Any thread. */
+void acx_procpool_zygote_stop(void);
+
 /* How the zygote was started: 0 none yet, 1 forked (workers inherit the
  * process as it was at that point), 2 re-executed because other threads
  * ran (workers start from a fresh copy of the program). */

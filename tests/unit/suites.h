@@ -22,6 +22,7 @@ int acx_test_add_debug(void);
 int acx_test_add_executor(void);
 int acx_test_add_net(void);
 int acx_test_add_bqueue(void);
+int acx_test_add_procpool(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -39,6 +40,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"executor", acx_test_add_executor},
     {"net", acx_test_add_net},
     {"bqueue", acx_test_add_bqueue},
+    {"procpool", acx_test_add_procpool},
     {0, 0},
 };
 
