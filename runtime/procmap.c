@@ -35,7 +35,11 @@ struct acx_procpool_map {
     size_t at;           /* where its next item's result starts */
     int consumed;        /* the oldest chunk is used up: dropped at the
                           * next call (its last result is still read) */
+    int status;          /* the oldest chunk's, once it is done */
+    const char *res;     /* and its reply */
+    size_t res_len;
     int src_end, pending_err;
+    size_t req_hint;     /* the last request's size */
 };
 
 static int64_t mono_ns(void)
@@ -121,7 +125,9 @@ static acx_future *chunk_send(acx_procpool_map *m, size_t *nitems)
 {
     acx_buf b = {0};
     uint64_t count = 0;
-    if (acx_buf_reserve(&b, sizeof(struct acx__pw_req) + sizeof count) ==
+    /* sized like the last request: no realloc chain per chunk */
+    size_t want = sizeof(struct acx__pw_req) + sizeof count;
+    if (acx_buf_reserve(&b, m->req_hint > want ? m->req_hint : want) ==
         NULL) {
         m->pending_err = -ENOMEM;
         return NULL;
@@ -137,11 +143,17 @@ static acx_future *chunk_send(acx_procpool_map *m, size_t *nitems)
             break;
         }
         uint64_t len = it.len;
-        if (acx_buf_append(&b, &len, sizeof len) < 0 ||
-            acx_buf_append(&b, it.data, it.len) < 0) {
+        char *at = b.len + sizeof len + it.len < b.cap
+                       ? (char *)b.data + b.len
+                       : acx_buf_reserve(&b, sizeof len + it.len);
+        if (at == NULL) {
             m->pending_err = -ENOMEM;
             break;
         }
+        memcpy(at, &len, sizeof len);
+        if (it.len > 0)
+            memcpy(at + sizeof len, it.data, it.len);
+        b.len += sizeof len + it.len;
         count++;
     }
     if (count == 0 || m->pending_err == -ENOMEM) {
@@ -150,6 +162,7 @@ static acx_future *chunk_send(acx_procpool_map *m, size_t *nitems)
     }
     memcpy((char *)b.data + sizeof(struct acx__pw_req), &count,
            sizeof count);
+    m->req_hint = b.len;
     *nitems = count;
     acx_future *f = acx__procpool_submit_msg(
         m->p, ACX__PW_CHUNK, m->fn, b.data,
@@ -252,19 +265,23 @@ int acx_procpool_map_next(acx_procpool_map *m, const void **data,
         return -ENODATA;
     }
     struct mchunk *c = &m->ring[m->head];
-    int st = acx_future_wait(c->f, remaining_ms(m));
-    if (st == -ETIMEDOUT && !acx_future_done(c->f))
-        return -ETIMEDOUT;
+    if (m->pos == 0) { /* a new chunk: wait for it once */
+        int st = acx_future_wait(c->f, remaining_ms(m));
+        if (st == -ETIMEDOUT && !acx_future_done(c->f))
+            return -ETIMEDOUT;
+        const void *r = NULL;
+        m->res_len = 0;
+        if (st == 0)
+            st = acx_procpool_result(c->f, &r, &m->res_len);
+        m->status = st;
+        m->res = r;
+    }
     const void *d = NULL;
     size_t l = 0;
-    int err = st; /* the whole chunk failed (a crash, a cancel): each item
-                   * reports it */
-    if (st == 0) {
-        const void *r;
-        size_t n;
-        acx_procpool_result(c->f, &r, &n);
-        err = chunk_item(m, r, n, &d, &l);
-    }
+    int err = m->status; /* the whole chunk failed (a crash, a cancel):
+                          * each item reports it */
+    if (err == 0)
+        err = chunk_item(m, m->res, m->res_len, &d, &l);
     if (data != NULL)
         *data = err == 0 ? d : NULL;
     if (len != NULL)

@@ -202,9 +202,18 @@ static int run_chunk(acx_proc_fn fn, const char *in, size_t n, acx_buf *out)
         if (it.err > 0)
             it.err = 0;
         it.len = it.err == 0 ? one.len : 0;
-        if (acx_buf_append(out, &it, sizeof it) < 0 ||
-            acx_buf_append(out, one.data, it.len) < 0)
+        /* per item: the common case appends without a call */
+        char *o = out->len + sizeof it + it.len < out->cap
+                      ? (char *)out->data + out->len
+                      : acx_buf_reserve(out, sizeof it + it.len);
+        if (o == NULL) {
             err = -ENOMEM;
+            break;
+        }
+        memcpy(o, &it, sizeof it);
+        if (it.len > 0)
+            memcpy(o + sizeof it, one.data, it.len);
+        out->len += sizeof it + it.len;
     }
     acx_buf_free(&one);
     return err;
