@@ -42,6 +42,10 @@
 #                  (tasks/s) and the submit-to-result round trip (p50,
 #                  p99), beside a mutex+condvar pool, libuv uv_queue_work
 #                  and Python's ThreadPoolExecutor
+#  14. procpool    process pool, 2 workers: map of 100,000 small items in
+#                  Pool.map's default chunks (items/s) beside a fork+pipe
+#                  C pool and multiprocessing.Pool.map; round trip of one
+#                  small task (p50, p99); CPU-bound speedup, 2 workers vs 1
 #
 # Environment: BENCH_CC (default gcc) builds the benchmarks, at -O2;
 # BENCH_REPS (default 5) is how many runs each micro benchmark takes the
@@ -296,6 +300,23 @@ if ((${#UV[@]})); then
 else
     cc_link executor bench/executor.c
 fi && { "${EXEC_ENV[@]}" "$OUT/executor" || fail executor "exited with status $?"; }
+
+# ---- 14. process pool executor -------------------------------------------------
+echo
+echo "-- 14. process pool, 2 workers: 100,000-item map; round trip; CPU speedup"
+PROC_ENV=()
+rm -f "$OUT/mp_pool.txt" # never a figure from an earlier run
+if ((HAVE_PY)); then
+    python3 bench/mp_pool.py "$OUT/mp_pool.txt" || fail mp_pool "exited with status $?"
+    if read -r py_rate <"$OUT/mp_pool.txt" 2>/dev/null; then
+        PROC_ENV=(env "ACX_PY_PROCMAP=$py_rate")
+    fi
+else
+    echo "(python3 not found: no multiprocessing.Pool figure)"
+fi
+# not pinned: the workers need CPUs of their own
+cc_link procpool bench/procpool.c &&
+    { "${PROC_ENV[@]}" "$OUT/procpool" || fail procpool "exited with status $?"; }
 
 # ---- summary ------------------------------------------------------------------
 echo

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acx_internal.h"
@@ -511,6 +512,31 @@ static int wind_down(acx_procpool *p)
     return live_count(p) == 0;
 }
 
+/* While workers run tasks, a reply may come within microseconds: look
+ * for events a little while before sleeping in epoll (a wake-up costs
+ * more than a small task). */
+#define MGR_SPIN_NS 20000
+
+static int wait_events(acx_procpool *p, struct epoll_event *evs, int max,
+                       int spin)
+{
+    if (spin) {
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            int n = epoll_wait(p->ep, evs, max, 0);
+            if (n != 0)
+                return n;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L +
+                    (t.tv_nsec - t0.tv_nsec) > MGR_SPIN_NS)
+                break;
+            ACX__CPU_RELAX();
+        }
+    }
+    return epoll_wait(p->ep, evs, max, -1);
+}
+
 static void *manager(void *arg)
 {
     acx_procpool *p = arg;
@@ -522,10 +548,13 @@ static void *manager(void *arg)
         spawn_needed(p);
         if (wind_down(p))
             break;
+        int busy = 0;
+        for (int i = 0; i < p->nslots && !busy; i++)
+            busy = p->w[i].cur != NULL;
         pthread_mutex_unlock(&p->mu);
         finish_all(fin);
         fin = NULL;
-        int n = epoll_wait(p->ep, evs, 32, -1);
+        int n = wait_events(p, evs, 32, busy);
         pthread_mutex_lock(&p->mu);
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;

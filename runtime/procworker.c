@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acx_internal.h"
@@ -240,11 +242,38 @@ static int run_one(const struct acx__pw_req *rq, const void *in,
     }
 }
 
+/* Waking a process blocked in read costs tens of microseconds on a busy
+ * machine, more than a small task takes: after a reply, look for the
+ * next request a while before blocking (as the thread pool's idle
+ * workers do). */
+#define IDLE_SPIN_NS 50000
+
+static void spin_for_input(int fd)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 1;; i++) {
+        char c;
+        ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (r >= 0 || errno != EAGAIN)
+            return; /* data, EOF or an error: read will tell */
+        ACX__CPU_RELAX();
+        if ((i & 7) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000000000L +
+                    (t.tv_nsec - t0.tv_nsec) > IDLE_SPIN_NS)
+                return;
+        }
+    }
+}
+
 int acx__procworker_run(int fd)
 {
     acx_buf in = {0}, out = {0};
-    for (;;) {
+    for (int first = 1;; first = 0) {
         struct acx__pw_req rq;
+        if (!first)
+            spin_for_input(fd);
         int r = read_full(fd, &rq, sizeof rq);
         if (r <= 0)
             break;
