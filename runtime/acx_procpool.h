@@ -170,17 +170,22 @@ char *acx_procpool_strerror(const acx_future *f, char *buf, size_t size);
 /* Shutdown: refuse new work; with CANCEL_FUTURES cancel every queued
  * future (-ECANCELED; running tasks finish); with WAIT block until every
  * task has finished and every worker has exited and been reaped.  May be
- * called again.  Returns 0 or -EINVAL.  Any thread. */
+ * called again.  Returns 0, -EINVAL, or -EDEADLK for WAIT from a done
+ * callback of one of P's futures (those run on P's own thread, which the
+ * wait would wait for; the rest is done).  Any thread. */
 int acx_procpool_shutdown(acx_procpool *p, int wait, int cancel_futures);
 
 /* Pool.terminate: refuse new work, cancel the queued futures, SIGKILL
  * every worker at once (a task that never returns included: its future
- * fails with -EOWNERDEAD) and wait until they are reaped.  Returns 0 or
- * -EINVAL.  Any thread. */
+ * fails with -EOWNERDEAD) and wait until they are reaped.  Returns 0,
+ * -EINVAL, or -EDEADLK from a done callback of P's (the workers are
+ * killed, not waited for).  Any thread. */
 int acx_procpool_terminate(acx_procpool *p);
 
 /* Shut down with WAIT (queued work runs first), then free P (NULL is
- * fine).  Futures the caller holds stay valid.  Any thread. */
+ * fine).  Futures the caller holds stay valid.  From a done callback of
+ * P's it returns at once and P is freed when its work is done.  Any
+ * thread. */
 void acx_procpool_free(acx_procpool *p);
 
 /* Workers alive now (started and not reaped), and the most P starts. */

@@ -73,6 +73,7 @@ struct acx_procpool {
     struct pworker *w;
     int nslots, max, seq;
     int shutdown, terminating, broken, mgr_done, joined;
+    int self_free; /* freed from a done callback: the manager frees it */
     pthread_t mgr;
     acx_procpool_opts o;
     char prefix[16];
@@ -512,6 +513,8 @@ static int wind_down(acx_procpool *p)
     return live_count(p) == 0;
 }
 
+static void pool_destroy(acx_procpool *p);
+
 /* While workers run tasks, a reply may come within microseconds: look
  * for events a little while before sleeping in epoll (a wake-up costs
  * more than a small task). */
@@ -579,6 +582,13 @@ static void *manager(void *arg)
     pthread_cond_broadcast(&p->done_cv);
     pthread_mutex_unlock(&p->mu);
     finish_all(fin);
+    pthread_mutex_lock(&p->mu);
+    int self_free = p->self_free;
+    pthread_mutex_unlock(&p->mu);
+    if (self_free) {
+        pthread_detach(pthread_self());
+        pool_destroy(p);
+    }
     return NULL;
 }
 
@@ -736,6 +746,12 @@ acx_future *acx_procpool_submit(acx_procpool *p, acx_proc_fn fn,
     return acx__procpool_submit_msg(p, ACX__PW_TASK, fn, msg, n);
 }
 
+/* Done callbacks run on the manager thread. */
+static int on_manager(const acx_procpool *p)
+{
+    return pthread_equal(pthread_self(), p->mgr);
+}
+
 /* Wait for the manager to finish and join it (once). */
 static void wait_done(acx_procpool *p)
 {
@@ -769,6 +785,8 @@ int acx_procpool_shutdown(acx_procpool *p, int wait, int cancel_futures)
     pthread_mutex_unlock(&p->mu);
     cancel_list(cancel);
     wake_manager(p);
+    if (wait && on_manager(p))
+        return -EDEADLK;
     if (wait)
         wait_done(p);
     return 0;
@@ -787,21 +805,37 @@ int acx_procpool_terminate(acx_procpool *p)
     pthread_mutex_unlock(&p->mu);
     cancel_list(cancel);
     wake_manager(p);
+    if (on_manager(p))
+        return -EDEADLK;
     wait_done(p);
     return 0;
 }
 
-void acx_procpool_free(acx_procpool *p)
+static void pool_destroy(acx_procpool *p)
 {
-    if (p == NULL)
-        return;
-    acx_procpool_shutdown(p, 1, 0);
     pool_close_fds(p);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->done_cv);
     free(p->initarg);
     free(p->w);
     free(p);
+}
+
+void acx_procpool_free(acx_procpool *p)
+{
+    if (p == NULL)
+        return;
+    if (on_manager(p)) {
+        /* from a done callback: waiting here would wait for ourselves;
+         * the manager frees the pool once its work is done */
+        pthread_mutex_lock(&p->mu);
+        p->self_free = 1;
+        pthread_mutex_unlock(&p->mu);
+        acx_procpool_shutdown(p, 0, 0);
+        return;
+    }
+    acx_procpool_shutdown(p, 1, 0);
+    pool_destroy(p);
 }
 
 int acx_procpool_workers(const acx_procpool *p)

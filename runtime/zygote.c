@@ -237,6 +237,9 @@ static void zygote_main(int s)
     __fpurge(stdout);
     __fpurge(stderr);
     close_others(s);
+    /* made from inside acx_run perhaps: workers start with no loop */
+    acx__loop_cur = NULL;
+    acx__cur_task = NULL;
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
