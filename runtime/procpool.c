@@ -255,7 +255,8 @@ static int spawn_one(acx_procpool *p, struct pworker *w)
                             .id = (uint32_t)(w - p->w)};
     char name[48];
     snprintf(name, sizeof name, "%s_%d", p->prefix, ++p->seq);
-    memcpy(m.name, name, sizeof m.name - 1); /* the kernel keeps 15 */
+    /* the kernel keeps 15 bytes of a process name */
+    memcpy(m.name, name, strnlen(name, sizeof m.name - 1));
     int err = acx__send_fd(p->fs, &m, sizeof m, sv[1]);
     close(sv[1]);
     struct epoll_event ev = {.events = EPOLLIN,

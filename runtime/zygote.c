@@ -56,6 +56,7 @@ int acx__send_fd(int s, const void *msg, size_t len, int fd)
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
+    memset(&u, 0, sizeof u); /* the padding goes out too */
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
     if (fd >= 0) {
         mh.msg_control = u.buf;
