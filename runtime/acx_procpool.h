@@ -34,7 +34,9 @@
  *   - acx_procpool_zygote_start() called from main before any thread
  *     exists forks the zygote there: workers inherit the process exactly
  *     as it was at that call (memory, globals, loaded libraries; not its
- *     file descriptors: the zygote keeps only 0, 1 and 2).  Recommended.
+ *     file descriptors: the zygote keeps only 0, 1 and 2; not its signal
+ *     handlers: caught signals go back to their default action, ignored
+ *     ones stay ignored; no event loop runs in them).  Recommended.
  *   - Otherwise the first pool starts it.  If this process then has one
  *     thread, it is forked the same way (workers see the process as it was
  *     at that moment).  If other threads run, forking is unsafe, so the
@@ -45,7 +47,10 @@
  *     which happened.
  *
  * Workers die with their forkserver, which dies when its pool is freed or
- * this process exits (no orphan outlives the program).
+ * this process exits (no orphan outlives the program).  A forkserver
+ * that is killed fails its pool: running tasks with -EOWNERDEAD, queued
+ * ones and later submits with EPIPE.  A zygote that is killed is reaped
+ * and replaced when the next pool is made (or by zygote_stop).
  *
  * ---- crashes --------------------------------------------------------------
  *

@@ -286,7 +286,9 @@ static int spawn_one(acx_procpool *p, struct pworker *w)
 /* Start workers while work waits for one, up to max_workers. */
 static void spawn_needed(acx_procpool *p)
 {
-    if (p->shutdown || p->broken)
+    /* after a shutdown too: queued work still runs, and a worker that
+     * crashed or was recycled meanwhile needs a successor */
+    if (p->terminating || p->broken)
         return;
     size_t avail = 0;
     int active = 0, free_slot = -1;

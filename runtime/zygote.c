@@ -244,6 +244,15 @@ static void zygote_main(int s)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The program's handlers expect its threads and fds (the loop's
+     * self-pipe...): workers start with default actions; ignored
+     * signals stay ignored. */
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+            sa.sa_handler != SIG_DFL)
+            signal(sig, SIG_DFL);
+    }
     signal(SIGCHLD, SIG_IGN); /* forkservers are reaped by the kernel */
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
