@@ -261,4 +261,15 @@ int acx_procpool_map_next(acx_procpool_map *m, const void **data,
  * worker, unobserved); NULL is fine. */
 void acx_procpool_map_free(acx_procpool_map *m);
 
+/* ---- test hook (internal) -------------------------------------------------
+ *
+ * When set, the pool calls it before each transfer on a worker's socket
+ * with the call's name ("send", "recv" in this process; "read", "write"
+ * in a worker, which sees the hook if its zygote was forked after it was
+ * set) and the length about to be passed (in *LEN: lower it to force a
+ * short transfer).  A nonzero return is taken as the call failing with
+ * that errno (EINTR, or EAGAIN for "send"), so tests reach the paths the
+ * kernel rarely takes.  Any thread; not for production use. */
+extern int (*acx__procpool_fault)(const char *call, size_t *len);
+
 #endif

@@ -173,13 +173,37 @@ static void arm_out(acx_procpool *p, struct pworker *w, int on)
     w->out_armed = on;
 }
 
+/* The socket calls, through the test hook (acx__procpool_fault). */
+static ssize_t pp_send(int fd, const void *b, size_t n)
+{
+    if (acx__procpool_fault != NULL) {
+        int e = acx__procpool_fault("send", &n);
+        if (e != 0) {
+            errno = e;
+            return -1;
+        }
+    }
+    return send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static ssize_t pp_recv(int fd, void *b, size_t n)
+{
+    if (acx__procpool_fault != NULL) {
+        int e = acx__procpool_fault("recv", &n);
+        if (e != 0) {
+            errno = e;
+            return -1;
+        }
+    }
+    return recv(fd, b, n, MSG_DONTWAIT);
+}
+
 /* Write what can be written of the current request now. */
 static void write_some(acx_procpool *p, struct pworker *w)
 {
     struct ptask *t = w->cur;
     while (t != NULL && w->sent < t->len) {
-        ssize_t n = send(w->fd, t->msg + w->sent, t->len - w->sent,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = pp_send(w->fd, t->msg + w->sent, t->len - w->sent);
         if (n > 0) {
             w->sent += (size_t)n;
         } else if (errno == EAGAIN) {
@@ -376,11 +400,11 @@ static void read_some(acx_procpool *p, struct pworker *w, struct ptask **fin)
     while (!w->eof) {
         ssize_t n;
         if (w->rh_got < sizeof w->rh) {
-            n = recv(w->fd, (char *)&w->rh + w->rh_got,
-                     sizeof w->rh - w->rh_got, MSG_DONTWAIT);
+            n = pp_recv(w->fd, (char *)&w->rh + w->rh_got,
+                        sizeof w->rh - w->rh_got);
         } else {
-            n = recv(w->fd, (char *)w->res->buf.data + w->res_got,
-                     w->rh.len - w->res_got, MSG_DONTWAIT);
+            n = pp_recv(w->fd, (char *)w->res->buf.data + w->res_got,
+                        w->rh.len - w->res_got);
         }
         if (n < 0 && errno == EINTR)
             continue;

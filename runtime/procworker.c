@@ -135,12 +135,28 @@ void *acx__fnref_decode(uint32_t mod, uint64_t off)
 
 /* ---- the worker loop ------------------------------------------------------ */
 
+int (*acx__procpool_fault)(const char *call, size_t *len);
+
+/* The test hook: 0, or an errno to fail the call with (*LEN may shrink). */
+static int fault(const char *call, size_t *len)
+{
+    return acx__procpool_fault ? acx__procpool_fault(call, len) : 0;
+}
+
 /* Read exactly N bytes; 1, 0 at EOF before the first byte, -errno. */
 static int read_full(int fd, void *p, size_t n)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read(fd, (char *)p + got, n - got);
+        size_t want = n - got;
+        int e = fault("read", &want);
+        if (e != 0) {
+            errno = e;
+            if (e == EINTR)
+                continue;
+            return -e;
+        }
+        ssize_t r = read(fd, (char *)p + got, want);
         if (r > 0) {
             got += (size_t)r;
         } else if (r == 0) {
@@ -155,7 +171,19 @@ static int read_full(int fd, void *p, size_t n)
 static int write_full(int fd, struct iovec *iov, int cnt)
 {
     while (cnt > 0) {
-        ssize_t w = writev(fd, iov, cnt);
+        size_t want = iov->iov_len;
+        for (int i = 1; i < cnt; i++)
+            want += iov[i].iov_len;
+        size_t cap = want;
+        int e = fault("write", &cap);
+        if (e == EINTR)
+            continue;
+        if (e != 0)
+            return -e;
+        ssize_t w = cap < want ? write(fd, iov->iov_base,
+                                       cap < iov->iov_len ? cap
+                                                          : iov->iov_len)
+                               : writev(fd, iov, cnt);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
