@@ -92,7 +92,9 @@ void acx_buf_free(acx_buf *b);
 /* The work a worker runs: read N bytes at IN, append the result to OUT
  * (empty on entry), return 0 or a negative errno (the future's error;
  * OUT is then discarded).  A positive return counts as 0.  Runs in a
- * worker process: what it changes in memory stays there. */
+ * worker process: what it changes in memory stays there.  It may run an
+ * event loop of its own (acx_run) or threads, but not use a pool of the
+ * parent's (the worker has a copy of its memory, not its processes). */
 typedef int (*acx_proc_fn)(const void *in, size_t n, acx_buf *out);
 
 /* ---- the pool -------------------------------------------------------------*/
