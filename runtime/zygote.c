@@ -130,6 +130,8 @@ static void fs_spawn(int s, int sfd, const struct acx__fs_msg *m, int wfd,
         sigprocmask(SIG_SETMASK, &all, NULL);
         close(s);
         close(sfd);
+        free(*kids); /* the forkserver's, not ours */
+        *kids = NULL;
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != me)
             _exit(1); /* the forkserver died before PDEATHSIG was set */
@@ -220,6 +222,7 @@ static void forkserver_main(int s)
     for (size_t i = 0; i < nkids; i++)
         while (waitpid(kids[i].pid, NULL, 0) < 0 && errno == EINTR) {
         }
+    free(kids);
     _exit(0);
 }
 
