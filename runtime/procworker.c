@@ -61,14 +61,31 @@ void acx_buf_free(acx_buf *b)
     b->len = b->cap = 0;
 }
 
-/* ---- functions by module and offset ------------------------------------- */
+/* ---- functions by module and offset -------------------------------------
+ *
+ * MOD packs the module's index in the loader's list (low 12 bits) and a
+ * hash of its name (high 20): a re-executed copy of the program that
+ * lacks a library the parent loaded later (dlopen) answers -ENOENT
+ * instead of calling into the wrong module.
+ */
+
+#define MOD_INDEX_BITS 12
 
 struct fn_find {
     uintptr_t addr;
     uint32_t want, i; /* decode: the index wanted; both: the current one */
     uintptr_t base;
+    uint32_t hash;
     int found;
 };
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; s != NULL && *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h >> MOD_INDEX_BITS;
+}
 
 static int find_addr(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -80,6 +97,7 @@ static int find_addr(struct dl_phdr_info *info, size_t size, void *data)
         if (ph->p_type == PT_LOAD && q->addr >= lo &&
             q->addr < lo + ph->p_memsz) {
             q->base = info->dlpi_addr;
+            q->hash = name_hash(info->dlpi_name);
             q->found = 1;
             return 1;
         }
@@ -95,6 +113,7 @@ static int find_index(struct dl_phdr_info *info, size_t size, void *data)
     if (q->i++ != q->want)
         return 0;
     q->base = info->dlpi_addr;
+    q->hash = name_hash(info->dlpi_name);
     q->found = 1;
     return 1;
 }
@@ -111,9 +130,10 @@ int acx__fnref_encode(const void *fn, uint32_t *mod, uint64_t *off)
         return 0;
     }
     struct fn_find q = {.addr = (uintptr_t)fn};
-    if (fn == NULL || !dl_iterate_phdr(find_addr, &q) || !q.found)
+    if (fn == NULL || !dl_iterate_phdr(find_addr, &q) || !q.found ||
+        q.i >= (1u << MOD_INDEX_BITS))
         return -ENOENT;
-    *mod = last_mod = q.i;
+    *mod = last_mod = q.i | q.hash << MOD_INDEX_BITS;
     *off = last_off = q.addr - q.base;
     last_fn = fn;
     return 0;
@@ -124,8 +144,9 @@ void *acx__fnref_decode(uint32_t mod, uint64_t off)
     static uint32_t last_mod = UINT32_MAX;
     static uintptr_t last_base;
     if (mod != last_mod) {
-        struct fn_find q = {.want = mod};
-        if (!dl_iterate_phdr(find_index, &q) || !q.found)
+        struct fn_find q = {.want = mod & ((1u << MOD_INDEX_BITS) - 1)};
+        if (!dl_iterate_phdr(find_index, &q) || !q.found ||
+            q.hash != mod >> MOD_INDEX_BITS)
             return NULL;
         last_mod = mod;
         last_base = q.base;
