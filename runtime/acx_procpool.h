@@ -17,10 +17,12 @@
  *
  * It returns 0 (the future's value is then the bytes appended to OUT) or
  * a negative errno, which becomes the future's error.  Inputs and
- * results are copied over pipes (never shared pointers); any size works,
- * the pipes are read and written in pieces.  The function and the
- * initializer must be in the executable or in a shared library it was
- * linked with (not one loaded later with dlopen).
+ * results are copied over an AF_UNIX stream socket per worker (a
+ * two-way pipe; never shared pointers); any size works, the sockets are
+ * read and written in pieces.  The function and the initializer must be
+ * in the executable or in a shared library it was linked with: one
+ * loaded later with dlopen is missing from a re-executed zygote's workers
+ * (see below), where such a task fails with -ENOENT.
  *
  * ---- where workers come from: a zygote ----------------------------------
  *
