@@ -244,6 +244,12 @@ static void zygote_main(int s)
     /* made from inside acx_run perhaps: workers start with no loop */
     acx__loop_cur = NULL;
     acx__cur_task = NULL;
+    /* forked under ZMU: a worker that makes a pool of its own starts its
+     * own zygote, with the lock free */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&zmu, &fresh, sizeof zmu);
+    zfd = -1;
+    zmethod = 0;
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
