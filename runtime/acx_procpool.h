@@ -220,6 +220,9 @@ int acx_procpool_worker_pids(const acx_procpool *p, int *pids, int max);
  * BUFFERSIZE items (rounded up to whole chunks) are read and not yet
  * returned by next, so an endless input never fills memory.  A worker
  * that dies while running a chunk fails the chunk's items (-EOWNERDEAD).
+ * A map's items and their results are at most 4 GiB - 1 bytes each (an
+ * input item beyond that ends the input with -EFBIG; a result beyond it
+ * is that item's error -EFBIG); submit has no such limit.
  */
 typedef struct acx_procpool_map acx_procpool_map;
 

@@ -236,7 +236,7 @@ static int run_chunk(acx_proc_fn fn, const char *in, size_t n, acx_buf *out)
         return -ENOMEM;
     int err = 0;
     for (uint64_t i = 0; i < count && err == 0; i++) {
-        uint64_t len;
+        uint32_t len;
         if (n - at < sizeof len) {
             err = -EPROTO;
             break;
@@ -252,7 +252,9 @@ static int run_chunk(acx_proc_fn fn, const char *in, size_t n, acx_buf *out)
         at += len;
         if (it.err > 0)
             it.err = 0;
-        it.len = it.err == 0 ? one.len : 0;
+        if (it.err == 0 && one.len > UINT32_MAX)
+            it.err = -EFBIG; /* a map item's limit */
+        it.len = it.err == 0 ? (uint32_t)one.len : 0;
         /* per item: the common case appends without a call */
         char *o = out->len + sizeof it + it.len < out->cap
                       ? (char *)out->data + out->len
