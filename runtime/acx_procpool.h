@@ -149,7 +149,15 @@ acx_procpool *acx_procpool_new(const acx_procpool_opts *opts);
  * wrote.  NULL with errno: EINVAL (P or FN NULL, IN NULL with N > 0,
  * FN not found in a module of the program), ESHUTDOWN (after shutdown or
  * terminate), ENOMEM, or the initializer's error (positive) when the pool
- * is broken.  Any thread. */
+ * is broken (EOWNERDEAD: a worker died in its initializer; EPIPE: the
+ * pool's forkserver died).  The future fails with: FN's error; -ENOENT
+ * when FN is missing in the worker (a later dlopen); -EOWNERDEAD when
+ * its worker died running it; -ECANCELED; or, when no worker can be
+ * started and none is left, the reason (-EMFILE, -EAGAIN...) rather
+ * than waiting for one.  Once sent to a worker a future is running:
+ * acx_future_cancel then returns -EBUSY and the task goes on (the
+ * worker cannot see the stop flag).  Any thread, and from done
+ * callbacks of P's futures (they run on P's own thread). */
 acx_future *acx_procpool_submit(acx_procpool *p, acx_proc_fn fn,
                                 const void *in, size_t n);
 
