@@ -289,6 +289,13 @@ __attribute__((constructor)) static void zygote_ctor(void)
     if (e == NULL || atoi(e) != ZYGOTE_FD)
         return;
     unsetenv(ACX_ZYGOTE_ENV);
+    /* only with the socket we pass: a stray variable must not turn a
+     * program into a zygote */
+    int type = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(ZYGOTE_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        type != SOCK_SEQPACKET)
+        return;
     zygote_main(ZYGOTE_FD);
 }
 
