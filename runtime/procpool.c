@@ -56,6 +56,7 @@ struct pworker {
     int closing;    /* no more work: its socket is shut for writing */
     int eof, out_armed;
     unsigned ntasks;
+    int64_t t_sent; /* when CUR was handed to it (CLOCK_MONOTONIC ns) */
     struct ptask *cur;
     size_t sent;    /* bytes of CUR's request written */
     struct acx__pw_rep rh;
@@ -80,7 +81,15 @@ struct acx_procpool {
     void *initarg;
     uint32_t init_mod;
     uint64_t init_off;
+    int64_t task_ns; /* a task's recent time, dispatch to reply (average) */
 };
+
+static int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static void task_free(struct ptask *t)
 {
@@ -244,6 +253,7 @@ static void dispatch(acx_procpool *p)
             w->cur = t;
             w->sent = 0;
             w->ntasks++;
+            w->t_sent = mono_ns();
             write_some(p, w);
         }
     }
@@ -405,6 +415,8 @@ static void reply_done(acx_procpool *p, struct pworker *w,
     r->buf.len = w->rh.len;
     t->res = r;
     fin_push(fin, t, w->rh.status);
+    int64_t dt = mono_ns() - w->t_sent;
+    p->task_ns = p->task_ns ? (p->task_ns * 7 + dt) / 8 : dt;
     if (p->o.max_tasks_per_worker &&
         w->ntasks >= p->o.max_tasks_per_worker)
         close_worker(w); /* recycled: a fresh one takes over */
@@ -562,6 +574,7 @@ static void pool_destroy(acx_procpool *p);
  * for events a little while before sleeping in epoll (a wake-up costs
  * more than a small task). */
 #define MGR_SPIN_NS 20000
+#define MGR_SPIN_TASK_NS 200000 /* ... when tasks take less than this */
 
 static int wait_events(acx_procpool *p, struct epoll_event *evs, int max,
                        int spin)
@@ -594,9 +607,13 @@ static void *manager(void *arg)
         spawn_needed(p, &fin);
         if (wind_down(p))
             break;
+        /* spin only for replies that come soon: with long tasks the
+         * wake-up is cheap beside them and the spin would take CPU from
+         * the workers */
         int busy = 0;
         for (int i = 0; i < p->nslots && !busy; i++)
             busy = p->w[i].cur != NULL;
+        busy = busy && p->task_ns < MGR_SPIN_TASK_NS;
         pthread_mutex_unlock(&p->mu);
         finish_all(fin);
         fin = NULL;

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <link.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -308,7 +309,9 @@ static void spin_for_input(int fd)
         ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (r >= 0 || errno != EAGAIN)
             return; /* data, EOF or an error: read will tell */
-        ACX__CPU_RELAX();
+        /* the parent's thread that sends the next request may need this
+         * CPU (all the others busy): let it run */
+        sched_yield();
         if ((i & 7) == 0) {
             clock_gettime(CLOCK_MONOTONIC, &t);
             if ((t.tv_sec - t0.tv_sec) * 1000000000L +
