@@ -42,7 +42,7 @@
 #                  (tasks/s) and the submit-to-result round trip (p50,
 #                  p99), beside a mutex+condvar pool, libuv uv_queue_work
 #                  and Python's ThreadPoolExecutor
-#  14. procpool    process pool, 2 workers: map of 100,000 small items in
+#  17. procpool    process pool, 2 workers: map of 100,000 small items in
 #                  Pool.map's default chunks (items/s) beside a fork+pipe
 #                  C pool and multiprocessing.Pool.map; round trip of one
 #                  small task (p50, p99); CPU-bound speedup, 2 workers vs 1
@@ -301,9 +301,9 @@ else
     cc_link executor bench/executor.c
 fi && { "${EXEC_ENV[@]}" "$OUT/executor" || fail executor "exited with status $?"; }
 
-# ---- 14. process pool executor -------------------------------------------------
+# ---- 17. process pool executor -------------------------------------------------
 echo
-echo "-- 14. process pool, 2 workers: 100,000-item map; round trip; CPU speedup"
+echo "-- 17. process pool, 2 workers: 100,000-item map; round trip; CPU speedup"
 PROC_ENV=()
 rm -f "$OUT/mp_pool.txt" # never a figure from an earlier run
 if ((HAVE_PY)); then
