@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """mp_pool.py - Python's multiprocessing.Pool, the reference for benchmark
-17 (bench/procpool.c; main numbers 14-16 for the network
-benchmarks).
+17 (bench/procpool.c).
 
   map: Pool(2).map of a square over 100,000 ints with its default
        chunksize (ceil(n / (4 * workers)) = 12,500), the pool started and
