@@ -153,7 +153,7 @@ golden-update: $(ACXC)
 
 # The quick examples must run and succeed (the throttle one takes ~12 s
 # by design and is left to `make demo`-style runs by hand).
-EX_CHECKED := hello pipeline gather_timeout demo echo subproc chat
+EX_CHECKED := hello pipeline gather_timeout demo echo subproc chat procmap
 check-examples: $(EX_BIN)
 	@for e in $(EX_CHECKED); do \
 	    out=$$(timeout 60 $(BUILD)/examples/$$e 2>&1) || \
@@ -196,7 +196,7 @@ ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # minutes under valgrind; ASan and its /proc/self/fd checks cover it.
 # proc too: valgrind does not know pidfd_open.)
 VG_SUITES := runtime core alloc throttle signals group sync debug bqueue \
-             executor pipe aio stream
+             executor pipe aio stream procpool
 VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
              --errors-for-leak-kinds=definite,indirect
 check-valgrind: $(UNIT)

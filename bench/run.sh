@@ -57,6 +57,10 @@
 #                  acx_sock_read + memchr by hand (+ asyncio readline);
 #                  a 60 KB line arriving 1 byte per read, beside a reader
 #                  that rescans the line after every byte
+#  18. procpool    process pool, 2 workers: map of 100,000 small items in
+#                  Pool.map's default chunks (items/s) beside a fork+pipe
+#                  C pool and multiprocessing.Pool.map; round trip of one
+#                  small task (p50, p99); CPU-bound speedup, 2 workers vs 1
 #
 # Sections 14-16 pin the server to CPU 0 and the load to CPU 1, take the
 # median of BENCH_NET_REPS (default 3) runs with the servers interleaved,
@@ -576,6 +580,22 @@ if ((HAVE_PY)); then
     run asyncio_stream python3 bench/asyncio_stream.py
 fi
 acx_gen stream && cc_link stream "$OUT/stream.c" && run stream "$OUT/stream"
+# ---- 18. process pool executor -------------------------------------------------
+echo
+echo "-- 18. process pool, 2 workers: 100,000-item map; round trip; CPU speedup"
+PROC_ENV=()
+rm -f "$OUT/mp_pool.txt" # never a figure from an earlier run
+if ((HAVE_PY)); then
+    python3 bench/mp_pool.py "$OUT/mp_pool.txt" || fail mp_pool "exited with status $?"
+    if read -r py_rate <"$OUT/mp_pool.txt" 2>/dev/null; then
+        PROC_ENV=(env "ACX_PY_PROCMAP=$py_rate")
+    fi
+else
+    echo "(python3 not found: no multiprocessing.Pool figure)"
+fi
+# not pinned: the workers need CPUs of their own
+cc_link procpool bench/procpool.c &&
+    { "${PROC_ENV[@]}" "$OUT/procpool" || fail procpool "exited with status $?"; }
 
 # ---- summary ------------------------------------------------------------------
 echo

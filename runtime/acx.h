@@ -344,6 +344,7 @@ ACX_ASYNC_DECL(int, acx_future_await, (acx_future * f, void **value));
 #include "acx_debug.h"
 #include "acx_bqueue.h"
 #include "acx_executor.h"
+#include "acx_procpool.h"
 #include "acx_net.h"
 #include "acx_proc.h"
 #include "acx_aio.h"

@@ -274,6 +274,11 @@ int acx__loop_post(acx_loop *l, acx__post *p);
 /* For executors: claim F for running (0); -ECANCELED when it was cancelled
  * first (the work must not run), -EALREADY when it runs or ran already. */
 int acx__future_start(acx_future *f);
+/* Complete F with STATUS and VALUE, which F then owns: VALUE is kept even
+ * for an error (a process pool's crash report) and VFREE(VALUE) runs when
+ * F's last reference goes.  -EALREADY (VALUE not taken) if F is done. */
+int acx__future_complete_owned(acx_future *f, int status, void *value,
+                               void (*vfree)(void *));
 
 /* Complete F, claimed by acx__future_start, with its work's outcome
  * (STATUS 0 and VALUE, or a negative errno): the cheap path of

@@ -26,6 +26,7 @@ int acx_test_add_pipe(void);
 int acx_test_add_proc(void);
 int acx_test_add_aio(void);
 int acx_test_add_stream(void);
+int acx_test_add_procpool(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -47,6 +48,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"proc", acx_test_add_proc},
     {"aio", acx_test_add_aio},
     {"stream", acx_test_add_stream},
+    {"procpool", acx_test_add_procpool},
     {0, 0},
 };
 
