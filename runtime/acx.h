@@ -336,6 +336,7 @@ ACX_ASYNC_DECL(int, acx_future_await, (acx_future * f, void **value));
 #include "acx_net.h"
 #include "acx_throttle.h"
 #include "acx_signal.h"
+#include "acx_pool.h"
 
 #ifdef __cplusplus
 }

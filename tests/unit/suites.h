@@ -23,6 +23,7 @@ int acx_test_add_executor(void);
 int acx_test_add_net(void);
 int acx_test_add_bqueue(void);
 int acx_test_add_procpool(void);
+int acx_test_add_pool(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -41,6 +42,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"net", acx_test_add_net},
     {"bqueue", acx_test_add_bqueue},
     {"procpool", acx_test_add_procpool},
+    {"pool", acx_test_add_pool},
     {0, 0},
 };
 
