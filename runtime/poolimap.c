@@ -33,7 +33,7 @@ struct acx_pool_iter {
     size_t window;         /* chunks taken and not fully consumed */
     size_t pos;            /* next item of HEAD */
     int src_end, src_err;  /* the input ended; its error, to report */
-    int aborted, abort_told;
+    int aborted, abort_told; /* terminate's error; told to the consumer */
     int closed;            /* freed: finishing chunks are not kept */
     int ended;             /* -ENODATA returned: no longer registered */
 };
@@ -63,7 +63,7 @@ static void it_abort(struct pool_owner *o, int err)
 {
     acx_pool_iter *it = (acx_pool_iter *)o;
     pthread_mutex_lock(&it->mu);
-    it->aborted = err;
+    __atomic_store_n(&it->aborted, err, __ATOMIC_RELEASE); /* refill's */
     pthread_cond_broadcast(&it->cv);
     pthread_mutex_unlock(&it->mu);
 }
@@ -135,7 +135,8 @@ static struct pool_chunk *fill(acx_pool_iter *it)
 
 static void refill(acx_pool_iter *it)
 {
-    while (it->window < it->max_chunks && !it->src_end && !it->aborted) {
+    while (it->window < it->max_chunks && !it->src_end &&
+           !__atomic_load_n(&it->aborted, __ATOMIC_ACQUIRE)) {
         struct pool_chunk *c = fill(it);
         if (c == NULL)
             return;
@@ -337,12 +338,6 @@ int acx_pool_iter_next(acx_pool_iter *it, int64_t timeout_ms, acx_buf *out,
             err = at_end(it);
     }
     pthread_mutex_unlock(&it->mu);
-    if (out == NULL || err < 0) {
-        if (out != NULL) {
-            free(out->data);
-            *out = (acx_buf){0};
-        }
-    }
     if (err == -ENODATA && !it->ended) {
         it->ended = 1;
         acx__pool_unregister(it->pool, &it->own);
