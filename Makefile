@@ -170,7 +170,7 @@ ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # (net is left out: its 8 MiB transfer under a 1 kHz SIGALRM takes many
 # minutes under valgrind; ASan and its /proc/self/fd checks cover it.)
 VG_SUITES := runtime core alloc throttle signals group sync debug bqueue \
-             executor
+             executor procpool
 VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
              --errors-for-leak-kinds=definite,indirect
 check-valgrind: $(UNIT)

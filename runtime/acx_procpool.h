@@ -17,10 +17,12 @@
  *
  * It returns 0 (the future's value is then the bytes appended to OUT) or
  * a negative errno, which becomes the future's error.  Inputs and
- * results are copied over pipes (never shared pointers); any size works,
- * the pipes are read and written in pieces.  The function and the
- * initializer must be in the executable or in a shared library it was
- * linked with (not one loaded later with dlopen).
+ * results are copied over an AF_UNIX stream socket per worker (a
+ * two-way pipe; never shared pointers); any size works, the sockets are
+ * read and written in pieces.  The function and the initializer must be
+ * in the executable or in a shared library it was linked with: one
+ * loaded later with dlopen is missing from a re-executed zygote's workers
+ * (see below), where such a task fails with -ENOENT.
  *
  * ---- where workers come from: a zygote ----------------------------------
  *
@@ -34,7 +36,9 @@
  *   - acx_procpool_zygote_start() called from main before any thread
  *     exists forks the zygote there: workers inherit the process exactly
  *     as it was at that call (memory, globals, loaded libraries; not its
- *     file descriptors: the zygote keeps only 0, 1 and 2).  Recommended.
+ *     file descriptors: the zygote keeps only 0, 1 and 2; not its signal
+ *     handlers: caught signals go back to their default action, ignored
+ *     ones stay ignored; no event loop runs in them).  Recommended.
  *   - Otherwise the first pool starts it.  If this process then has one
  *     thread, it is forked the same way (workers see the process as it was
  *     at that moment).  If other threads run, forking is unsafe, so the
@@ -45,7 +49,10 @@
  *     which happened.
  *
  * Workers die with their forkserver, which dies when its pool is freed or
- * this process exits (no orphan outlives the program).
+ * this process exits (no orphan outlives the program).  A forkserver
+ * that is killed fails its pool: running tasks with -EOWNERDEAD, queued
+ * ones and later submits with EPIPE.  A zygote that is killed is reaped
+ * and replaced when the next pool is made (or by zygote_stop).
  *
  * ---- crashes --------------------------------------------------------------
  *
@@ -87,7 +94,9 @@ void acx_buf_free(acx_buf *b);
 /* The work a worker runs: read N bytes at IN, append the result to OUT
  * (empty on entry), return 0 or a negative errno (the future's error;
  * OUT is then discarded).  A positive return counts as 0.  Runs in a
- * worker process: what it changes in memory stays there. */
+ * worker process: what it changes in memory stays there.  It may run an
+ * event loop of its own (acx_run) or threads, but not use a pool of the
+ * parent's (the worker has a copy of its memory, not its processes). */
 typedef int (*acx_proc_fn)(const void *in, size_t n, acx_buf *out);
 
 /* ---- the pool -------------------------------------------------------------*/
@@ -211,6 +220,9 @@ int acx_procpool_worker_pids(const acx_procpool *p, int *pids, int max);
  * BUFFERSIZE items (rounded up to whole chunks) are read and not yet
  * returned by next, so an endless input never fills memory.  A worker
  * that dies while running a chunk fails the chunk's items (-EOWNERDEAD).
+ * A map's items and their results are at most 4 GiB - 1 bytes each (an
+ * input item beyond that ends the input with -EFBIG; a result beyond it
+ * is that item's error -EFBIG); submit has no such limit.
  */
 typedef struct acx_procpool_map acx_procpool_map;
 
@@ -255,5 +267,16 @@ int acx_procpool_map_next(acx_procpool_map *m, const void **data,
 /* Stop: cancel the chunks not started (running ones finish in their
  * worker, unobserved); NULL is fine. */
 void acx_procpool_map_free(acx_procpool_map *m);
+
+/* ---- test hook (internal) -------------------------------------------------
+ *
+ * When set, the pool calls it before each transfer on a worker's socket
+ * with the call's name ("send", "recv" in this process; "read", "write"
+ * in a worker, which sees the hook if its zygote was forked after it was
+ * set) and the length about to be passed (in *LEN: lower it to force a
+ * short transfer).  A nonzero return is taken as the call failing with
+ * that errno (EINTR, or EAGAIN for "send"), so tests reach the paths the
+ * kernel rarely takes.  Any thread; not for production use. */
+extern int (*acx__procpool_fault)(const char *call, size_t *len);
 
 #endif

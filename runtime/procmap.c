@@ -142,7 +142,12 @@ static acx_future *chunk_send(acx_procpool_map *m, size_t *nitems)
                 m->pending_err = r;
             break;
         }
-        uint64_t len = it.len;
+        if (it.len > UINT32_MAX) { /* a map item's limit */
+            m->src_end = 1;
+            m->pending_err = -EFBIG;
+            break;
+        }
+        uint32_t len = (uint32_t)it.len;
         char *at = b.len + sizeof len + it.len < b.cap
                        ? (char *)b.data + b.len
                        : acx_buf_reserve(&b, sizeof len + it.len);
@@ -156,7 +161,7 @@ static acx_future *chunk_send(acx_procpool_map *m, size_t *nitems)
         b.len += sizeof len + it.len;
         count++;
     }
-    if (count == 0 || m->pending_err == -ENOMEM) {
+    if (count == 0) { /* what was packed before an error still goes */
         acx_buf_free(&b);
         return NULL;
     }

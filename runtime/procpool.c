@@ -173,13 +173,37 @@ static void arm_out(acx_procpool *p, struct pworker *w, int on)
     w->out_armed = on;
 }
 
+/* The socket calls, through the test hook (acx__procpool_fault). */
+static ssize_t pp_send(int fd, const void *b, size_t n)
+{
+    if (acx__procpool_fault != NULL) {
+        int e = acx__procpool_fault("send", &n);
+        if (e != 0) {
+            errno = e;
+            return -1;
+        }
+    }
+    return send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static ssize_t pp_recv(int fd, void *b, size_t n)
+{
+    if (acx__procpool_fault != NULL) {
+        int e = acx__procpool_fault("recv", &n);
+        if (e != 0) {
+            errno = e;
+            return -1;
+        }
+    }
+    return recv(fd, b, n, MSG_DONTWAIT);
+}
+
 /* Write what can be written of the current request now. */
 static void write_some(acx_procpool *p, struct pworker *w)
 {
     struct ptask *t = w->cur;
     while (t != NULL && w->sent < t->len) {
-        ssize_t n = send(w->fd, t->msg + w->sent, t->len - w->sent,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = pp_send(w->fd, t->msg + w->sent, t->len - w->sent);
         if (n > 0) {
             w->sent += (size_t)n;
         } else if (errno == EAGAIN) {
@@ -246,16 +270,22 @@ static struct ptask *init_task(acx_procpool *p)
 /* Ask the forkserver for a worker in slot W. */
 static int spawn_one(acx_procpool *p, struct pworker *w)
 {
+    struct ptask *init = NULL;
+    if (p->o.initializer != NULL && (init = init_task(p)) == NULL)
+        return -ENOMEM; /* never a worker without its initializer */
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        task_free(init);
         return -errno;
+    }
     /* ours never blocks (the manager multiplexes); the worker's does */
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
     struct acx__fs_msg m = {.type = ACX__FS_SPAWN,
                             .id = (uint32_t)(w - p->w)};
     char name[48];
     snprintf(name, sizeof name, "%s_%d", p->prefix, ++p->seq);
-    memcpy(m.name, name, sizeof m.name - 1); /* the kernel keeps 15 */
+    /* the kernel keeps 15 bytes of a process name */
+    memcpy(m.name, name, strnlen(name, sizeof m.name - 1));
     int err = acx__send_fd(p->fs, &m, sizeof m, sv[1]);
     close(sv[1]);
     struct epoll_event ev = {.events = EPOLLIN,
@@ -264,28 +294,31 @@ static int spawn_one(acx_procpool *p, struct pworker *w)
         err = -errno;
     if (err < 0) {
         close(sv[0]);
+        task_free(init);
         return err;
     }
     memset(w, 0, sizeof *w);
     w->st = W_LIVE;
     w->fd = sv[0];
     w->pidfd = -1;
-    w->inited = p->o.initializer == NULL;
-    if (!w->inited) {
-        w->cur = init_task(p);
-        if (w->cur == NULL)
-            w->sent = 0; /* out of memory: it runs without; reported */
-        write_some(p, w);
-        if (w->cur == NULL)
-            w->inited = 1;
-    }
+    w->inited = init == NULL;
+    w->cur = init; /* its first request, written before it even runs */
+    write_some(p, w);
     return 0;
 }
 
-/* Start workers while work waits for one, up to max_workers. */
-static void spawn_needed(acx_procpool *p)
+static int live_count(const acx_procpool *p);
+static void fail_queue(acx_procpool *p, int err, struct ptask **fin);
+
+/* Start workers while work waits for one, up to max_workers.  When none
+ * can be started and none is left, the queued tasks fail with the reason
+ * (EMFILE, EAGAIN...) rather than wait forever; later submits try
+ * again. */
+static void spawn_needed(acx_procpool *p, struct ptask **fin)
 {
-    if (p->shutdown || p->broken)
+    /* after a shutdown too: queued work still runs, and a worker that
+     * crashed or was recycled meanwhile needs a successor */
+    if (p->terminating || p->broken)
         return;
     size_t avail = 0;
     int active = 0, free_slot = -1;
@@ -303,8 +336,12 @@ static void spawn_needed(acx_procpool *p)
             avail++;
     }
     while (p->queued > avail && active < p->max && free_slot >= 0) {
-        if (spawn_one(p, &p->w[free_slot]) < 0)
+        int err = spawn_one(p, &p->w[free_slot]);
+        if (err < 0) {
+            if (live_count(p) == 0)
+                fail_queue(p, err, fin);
             return;
+        }
         active++;
         avail++;
         int next = -1;
@@ -323,17 +360,23 @@ static int live_count(const acx_procpool *p)
     return n;
 }
 
-/* Fail every queued task with ERR and refuse more. */
-static void break_pool(acx_procpool *p, int err, struct ptask **fin)
+/* Fail every queued task with ERR. */
+static void fail_queue(acx_procpool *p, int err, struct ptask **fin)
 {
-    if (!p->broken)
-        p->broken = err;
     struct ptask *t = queue_take_all(p);
     while (t != NULL) {
         struct ptask *n = t->next;
         fin_push(fin, t, err);
         t = n;
     }
+}
+
+/* The same, and refuse more. */
+static void break_pool(acx_procpool *p, int err, struct ptask **fin)
+{
+    if (!p->broken)
+        p->broken = err;
+    fail_queue(p, err, fin);
 }
 
 /* ---- replies (manager thread, under MU) ---------------------------------- */
@@ -373,11 +416,11 @@ static void read_some(acx_procpool *p, struct pworker *w, struct ptask **fin)
     while (!w->eof) {
         ssize_t n;
         if (w->rh_got < sizeof w->rh) {
-            n = recv(w->fd, (char *)&w->rh + w->rh_got,
-                     sizeof w->rh - w->rh_got, MSG_DONTWAIT);
+            n = pp_recv(w->fd, (char *)&w->rh + w->rh_got,
+                        sizeof w->rh - w->rh_got);
         } else {
-            n = recv(w->fd, (char *)w->res->buf.data + w->res_got,
-                     w->rh.len - w->res_got, MSG_DONTWAIT);
+            n = pp_recv(w->fd, (char *)w->res->buf.data + w->res_got,
+                        w->rh.len - w->res_got);
         }
         if (n < 0 && errno == EINTR)
             continue;
@@ -548,7 +591,7 @@ static void *manager(void *arg)
     pthread_mutex_lock(&p->mu);
     for (;;) {
         dispatch(p);
-        spawn_needed(p);
+        spawn_needed(p, &fin);
         if (wind_down(p))
             break;
         int busy = 0;
@@ -724,10 +767,12 @@ acx_future *acx__procpool_submit_msg(acx_procpool *p, uint32_t kind,
         errno = err;
         return NULL;
     }
+    struct ptask *fin = NULL;
     queue_push(p, t);
     dispatch(p);
-    spawn_needed(p);
+    spawn_needed(p, &fin);
     pthread_mutex_unlock(&p->mu);
+    finish_all(fin);
     return f;
 }
 

@@ -5,9 +5,10 @@
  * Parent <-> worker: one AF_UNIX stream socket per worker.  A request is
  * a struct acx__pw_req and LEN payload bytes; a reply a struct
  * acx__pw_rep and LEN bytes.  The worker answers every request, in order.
- * A map chunk's payload is a u64 count then, per item, a u64 length and
+ * A map chunk's payload is a u64 count then, per item, a u32 length and
  * the bytes; its reply a u64 count then, per item, a struct acx__pw_item
- * and the bytes.  Both ends are this same program, so integers travel in
+ * and the bytes (32-bit lengths: small items are what chunks are for,
+ * and every byte of framing is copied twice).  Both ends are this same program, so integers travel in
  * the machine's own layout.
  *
  * Parent <-> forkserver: an AF_UNIX seqpacket socket, one struct
@@ -39,8 +40,7 @@ struct acx__pw_rep {
 
 struct acx__pw_item {
     int32_t err;
-    uint32_t pad;
-    uint64_t len;
+    uint32_t len;
 };
 
 /* Forkserver messages.  SPAWN (parent -> fs, the worker's socket end

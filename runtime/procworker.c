@@ -61,14 +61,31 @@ void acx_buf_free(acx_buf *b)
     b->len = b->cap = 0;
 }
 
-/* ---- functions by module and offset ------------------------------------- */
+/* ---- functions by module and offset -------------------------------------
+ *
+ * MOD packs the module's index in the loader's list (low 12 bits) and a
+ * hash of its name (high 20): a re-executed copy of the program that
+ * lacks a library the parent loaded later (dlopen) answers -ENOENT
+ * instead of calling into the wrong module.
+ */
+
+#define MOD_INDEX_BITS 12
 
 struct fn_find {
     uintptr_t addr;
     uint32_t want, i; /* decode: the index wanted; both: the current one */
     uintptr_t base;
+    uint32_t hash;
     int found;
 };
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; s != NULL && *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h >> MOD_INDEX_BITS;
+}
 
 static int find_addr(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -80,6 +97,7 @@ static int find_addr(struct dl_phdr_info *info, size_t size, void *data)
         if (ph->p_type == PT_LOAD && q->addr >= lo &&
             q->addr < lo + ph->p_memsz) {
             q->base = info->dlpi_addr;
+            q->hash = name_hash(info->dlpi_name);
             q->found = 1;
             return 1;
         }
@@ -95,6 +113,7 @@ static int find_index(struct dl_phdr_info *info, size_t size, void *data)
     if (q->i++ != q->want)
         return 0;
     q->base = info->dlpi_addr;
+    q->hash = name_hash(info->dlpi_name);
     q->found = 1;
     return 1;
 }
@@ -111,9 +130,10 @@ int acx__fnref_encode(const void *fn, uint32_t *mod, uint64_t *off)
         return 0;
     }
     struct fn_find q = {.addr = (uintptr_t)fn};
-    if (fn == NULL || !dl_iterate_phdr(find_addr, &q) || !q.found)
+    if (fn == NULL || !dl_iterate_phdr(find_addr, &q) || !q.found ||
+        q.i >= (1u << MOD_INDEX_BITS))
         return -ENOENT;
-    *mod = last_mod = q.i;
+    *mod = last_mod = q.i | q.hash << MOD_INDEX_BITS;
     *off = last_off = q.addr - q.base;
     last_fn = fn;
     return 0;
@@ -124,8 +144,9 @@ void *acx__fnref_decode(uint32_t mod, uint64_t off)
     static uint32_t last_mod = UINT32_MAX;
     static uintptr_t last_base;
     if (mod != last_mod) {
-        struct fn_find q = {.want = mod};
-        if (!dl_iterate_phdr(find_index, &q) || !q.found)
+        struct fn_find q = {.want = mod & ((1u << MOD_INDEX_BITS) - 1)};
+        if (!dl_iterate_phdr(find_index, &q) || !q.found ||
+            q.hash != mod >> MOD_INDEX_BITS)
             return NULL;
         last_mod = mod;
         last_base = q.base;
@@ -135,12 +156,28 @@ void *acx__fnref_decode(uint32_t mod, uint64_t off)
 
 /* ---- the worker loop ------------------------------------------------------ */
 
+int (*acx__procpool_fault)(const char *call, size_t *len);
+
+/* The test hook: 0, or an errno to fail the call with (*LEN may shrink). */
+static int fault(const char *call, size_t *len)
+{
+    return acx__procpool_fault ? acx__procpool_fault(call, len) : 0;
+}
+
 /* Read exactly N bytes; 1, 0 at EOF before the first byte, -errno. */
 static int read_full(int fd, void *p, size_t n)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read(fd, (char *)p + got, n - got);
+        size_t want = n - got;
+        int e = fault("read", &want);
+        if (e != 0) {
+            errno = e;
+            if (e == EINTR)
+                continue;
+            return -e;
+        }
+        ssize_t r = read(fd, (char *)p + got, want);
         if (r > 0) {
             got += (size_t)r;
         } else if (r == 0) {
@@ -155,7 +192,19 @@ static int read_full(int fd, void *p, size_t n)
 static int write_full(int fd, struct iovec *iov, int cnt)
 {
     while (cnt > 0) {
-        ssize_t w = writev(fd, iov, cnt);
+        size_t want = iov->iov_len;
+        for (int i = 1; i < cnt; i++)
+            want += iov[i].iov_len;
+        size_t cap = want;
+        int e = fault("write", &cap);
+        if (e == EINTR)
+            continue;
+        if (e != 0)
+            return -e;
+        ssize_t w = cap < want ? write(fd, iov->iov_base,
+                                       cap < iov->iov_len ? cap
+                                                          : iov->iov_len)
+                               : writev(fd, iov, cnt);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -187,7 +236,7 @@ static int run_chunk(acx_proc_fn fn, const char *in, size_t n, acx_buf *out)
         return -ENOMEM;
     int err = 0;
     for (uint64_t i = 0; i < count && err == 0; i++) {
-        uint64_t len;
+        uint32_t len;
         if (n - at < sizeof len) {
             err = -EPROTO;
             break;
@@ -203,7 +252,9 @@ static int run_chunk(acx_proc_fn fn, const char *in, size_t n, acx_buf *out)
         at += len;
         if (it.err > 0)
             it.err = 0;
-        it.len = it.err == 0 ? one.len : 0;
+        if (it.err == 0 && one.len > UINT32_MAX)
+            it.err = -EFBIG; /* a map item's limit */
+        it.len = it.err == 0 ? (uint32_t)one.len : 0;
         /* per item: the common case appends without a call */
         char *o = out->len + sizeof it + it.len < out->cap
                       ? (char *)out->data + out->len

@@ -56,6 +56,7 @@ int acx__send_fd(int s, const void *msg, size_t len, int fd)
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } u;
+    memset(&u, 0, sizeof u); /* the padding goes out too */
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
     if (fd >= 0) {
         mh.msg_control = u.buf;
@@ -129,6 +130,8 @@ static void fs_spawn(int s, int sfd, const struct acx__fs_msg *m, int wfd,
         sigprocmask(SIG_SETMASK, &all, NULL);
         close(s);
         close(sfd);
+        free(*kids); /* the forkserver's, not ours */
+        *kids = NULL;
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != me)
             _exit(1); /* the forkserver died before PDEATHSIG was set */
@@ -219,6 +222,7 @@ static void forkserver_main(int s)
     for (size_t i = 0; i < nkids; i++)
         while (waitpid(kids[i].pid, NULL, 0) < 0 && errno == EINTR) {
         }
+    free(kids);
     _exit(0);
 }
 
@@ -240,9 +244,24 @@ static void zygote_main(int s)
     /* made from inside acx_run perhaps: workers start with no loop */
     acx__loop_cur = NULL;
     acx__cur_task = NULL;
+    /* forked under ZMU: a worker that makes a pool of its own starts its
+     * own zygote, with the lock free */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&zmu, &fresh, sizeof zmu);
+    zfd = -1;
+    zmethod = 0;
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* The program's handlers expect its threads and fds (the loop's
+     * self-pipe...): workers start with default actions; ignored
+     * signals stay ignored. */
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN &&
+            sa.sa_handler != SIG_DFL)
+            signal(sig, SIG_DFL);
+    }
     signal(SIGCHLD, SIG_IGN); /* forkservers are reaped by the kernel */
     signal(SIGPIPE, SIG_IGN);
     for (;;) {
