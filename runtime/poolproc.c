@@ -242,12 +242,8 @@ static int proc_submit(acx_pool *p, struct pool_chunk *c)
         return -errno;
     acx_future *f = acx__procpool_submit_msg(p->impl, ACX__PW_TASK,
                                              chunk_tramp, msg, payload);
-    if (f == NULL) {
-        int err = errno;
-        if (err != ENOMEM && err != ESHUTDOWN && err != EINVAL)
-            acx__pool_broken(p, -err); /* the initializer failed */
-        return -err;
-    }
+    if (f == NULL) /* a broken executor says so at every submit */
+        return -errno;
     if (acx_future_add_done_callback(f, proc_done, c) < 0) {
         /* No callback: finish the chunk from here instead. */
         if (acx_future_cancel(f) == 0) {
