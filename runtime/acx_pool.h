@@ -23,7 +23,9 @@
  *   - Process variant: inputs are copied to the worker process when their
  *     chunk is sent and results copied back, so pointers inside them mean
  *     nothing on the other side; FN must be a function of the program
- *     (the workers are forked from it, so its address is valid there).
+ *     or of a library it was linked with: it travels as (module,
+ *     offset), as acx_procpool's work does, so it resolves in workers
+ *     of a re-executed zygote too.
  *
  * starmap's items are argument tuples: an acx_args is an array of NARGS
  * buffers, and the work is int starfn(const acx_buf *args, size_t nargs,
@@ -73,9 +75,9 @@ typedef struct acx_pool_opts {
 
 /* Pool(processes, initializer, initargs, maxtasksperchild) with KIND
  * ACX_POOL_PROCESSES, multiprocessing.dummy.Pool with ACX_POOL_THREADS
- * (OPTS NULL: all defaults).  NULL with errno: EINVAL (a bad KIND, a
- * negative processes), ENOMEM, EAGAIN (no thread or process could be
- * started), ENOSYS (a variant this build lacks). */
+ * (OPTS NULL: all defaults).  Workers start as work comes.  NULL with
+ * errno: EINVAL (a bad KIND, a negative processes), ENOMEM; for
+ * processes also EMFILE, EAGAIN (acx_procpool_new's errors). */
 acx_pool *acx_pool_new(int kind, const acx_pool_opts *opts);
 
 /* The number of workers, and the pool's kind. */
@@ -90,10 +92,12 @@ int acx_pool_kind(const acx_pool *p);
  * and setting its data to NULL); ERROR_CALLBACK(ERR, ARG) gets the error.
  * Exactly one of them runs, exactly once, before the result becomes ready
  * (so a get that returns has seen it run), in the thread that completes
- * the result: a worker thread of a thread pool, the collecting thread of
- * a process pool; after terminate, in the thread calling terminate.  They
- * must not block long (they hold up that worker) and must not call get,
- * wait or join on the pool.
+ * the result: a worker thread of a thread pool; the process pool
+ * executor's manager thread (or, if a chunk's reply beat the attaching
+ * of its done callback, the thread that sent the chunk); after
+ * terminate, the thread calling terminate.  They must not block long
+ * (they hold up that worker) nor wait for results; join and the
+ * blocking calls return -EDEADLK there.
  */
 typedef struct acx_async_opts {
     void (*callback)(acx_buf *results, size_t n, void *arg);
