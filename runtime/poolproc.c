@@ -209,8 +209,16 @@ static int unpack(struct pool_chunk *c, const acx_buf *rep)
         if (rd_bytes(&r, it.len, &d) < 0)
             return -EPROTO;
         c->err[i] = it.err < 0 ? it.err : 0;
-        if (it.len > 0 && acx_buf_append(&c->out[i], d, it.len) < 0)
+        if (it.len == 0)
+            continue;
+        /* Exactly its size (and the zero byte acx_buf keeps after the
+         * data): one small block per result, no growth policy. */
+        char *b = malloc(it.len + 1);
+        if (b == NULL)
             return -ENOMEM;
+        memcpy(b, d, it.len);
+        b[it.len] = '\0';
+        c->out[i] = (acx_buf){b, it.len, it.len + 1};
     }
     return 0;
 }
