@@ -61,6 +61,11 @@
 #                  Pool.map's default chunks (items/s) beside a fork+pipe
 #                  C pool and multiprocessing.Pool.map; round trip of one
 #                  small task (p50, p99); CPU-bound speedup, 2 workers vs 1
+#  19. pool        multiprocessing.Pool's API, 2 workers: map of 100,000
+#                  small items in the default chunks on threads and on
+#                  processes (items/s), beside the executor below each
+#                  (acx_executor_map, acx_procpool_map) and beside
+#                  ThreadPool.map and Pool.map
 #
 # Sections 14-16 pin the server to CPU 0 and the load to CPU 1, take the
 # median of BENCH_NET_REPS (default 3) runs with the servers interleaved,
@@ -596,6 +601,25 @@ fi
 # not pinned: the workers need CPUs of their own
 cc_link procpool bench/procpool.c &&
     { "${PROC_ENV[@]}" "$OUT/procpool" || fail procpool "exited with status $?"; }
+
+# ---- 19. pools (multiprocessing.Pool's API) ---------------------------------------
+echo
+echo "-- 19. pool, 2 workers: 100,000-item map on threads and on processes"
+POOL_ENV=(env)
+rm -f "$OUT/mp_threadpool.txt"
+if ((HAVE_PY)); then
+    python3 bench/mp_threadpool.py "$OUT/mp_threadpool.txt" ||
+        fail mp_threadpool "exited with status $?"
+    if read -r py_rate <"$OUT/mp_threadpool.txt" 2>/dev/null; then
+        POOL_ENV+=("ACX_PY_THREADMAP=$py_rate")
+    fi
+    if read -r py_rate <"$OUT/mp_pool.txt" 2>/dev/null; then
+        POOL_ENV+=("ACX_PY_PROCMAP=$py_rate") # bench 14's Pool.map
+    fi
+fi
+# not pinned: the workers need CPUs of their own
+cc_link pool bench/pool.c &&
+    { "${POOL_ENV[@]}" "$OUT/pool" || fail pool "exited with status $?"; }
 
 # ---- summary ------------------------------------------------------------------
 echo

@@ -351,6 +351,7 @@ ACX_ASYNC_DECL(int, acx_future_await, (acx_future * f, void **value));
 #include "acx_stream.h"
 #include "acx_throttle.h"
 #include "acx_signal.h"
+#include "acx_pool.h"
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,7 @@ int acx_test_add_proc(void);
 int acx_test_add_aio(void);
 int acx_test_add_stream(void);
 int acx_test_add_procpool(void);
+int acx_test_add_pool(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -49,6 +50,7 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"aio", acx_test_add_aio},
     {"stream", acx_test_add_stream},
     {"procpool", acx_test_add_procpool},
+    {"pool", acx_test_add_pool},
     {0, 0},
 };
 
