@@ -344,7 +344,19 @@ struct acx_loop {
     int shutting_down;        /* main finished: the rest are cancelled */
     int stalled;              /* a stall was reported */
     struct acx__sigs *sigs;   /* Unix signals (unixsig.c), or NULL */
+    uint64_t rounds;          /* rounds of the ready queue run so far */
+    struct acx__deferred *deferred; /* memory freed two rounds later */
+    uint32_t poll_skip;       /* rounds until the next look at the clock
+                               * for an I/O check while tasks are ready */
+    int64_t last_poll;        /* when the poller was last asked */
 };
+
+/* Free P (with free) once every task ready now has run: two rounds of the
+ * ready queue later, or when the loop ends.  For objects that a task
+ * already woken but not yet run may still look at (a closed socket).
+ * Returns 0, or -ENOMEM (P is then freed at once: the caller's risk is
+ * only as before).  Loop thread. */
+int acx__defer_free(acx_loop *l, void *p);
 
 #define ACX__CLOSED ((acx__post *)(uintptr_t)1)
 

@@ -256,10 +256,67 @@ static int loop_stalled(acx_loop *l, int64_t timeout)
 
 /* Run until DONE(l) holds.  Returns 0, -EDEADLK on a stall, or a poller
  * error. */
+struct acx__deferred {
+    struct acx__deferred *next;
+    uint64_t due; /* the round after which it is freed */
+    void *p;
+};
+
+int acx__defer_free(acx_loop *l, void *p)
+{
+    struct acx__deferred *d = malloc(sizeof *d);
+    if (d == NULL) {
+        free(p);
+        return -ENOMEM;
+    }
+    /* a task readied before now runs in the current round or the next */
+    d->due = l->rounds + 2;
+    d->p = p;
+    d->next = l->deferred;
+    l->deferred = d;
+    return 0;
+}
+
+/* Free what is due (ALL: everything, the loop is ending). */
+static void loop_free_deferred(acx_loop *l, int all)
+{
+    for (struct acx__deferred **pp = &l->deferred, *d; (d = *pp) != NULL;) {
+        if (all || l->rounds >= d->due) {
+            *pp = d->next;
+            free(d->p);
+            free(d);
+        } else {
+            pp = &d->next;
+        }
+    }
+}
+
+/* Tasks that keep yielding must not starve I/O: while the ready queue
+ * never empties, the poller is still asked (without waiting) at least
+ * every ACX__POLL_EVERY_NS.  The clock is read only every 64 rounds, so
+ * a round costs a decrement; asyncio polls every iteration instead. */
+#define ACX__POLL_EVERY_NS 1000000
+static int loop_poll_due(acx_loop *l)
+{
+    if (l->poll_skip-- > 0)
+        return 0;
+    l->poll_skip = 63;
+    int64_t now = acx__now_ns();
+    if (l->last_poll == 0)
+        l->last_poll = now; /* the first look since the last poll */
+    if (now - l->last_poll < ACX__POLL_EVERY_NS)
+        return 0;
+    l->last_poll = now;
+    return 1;
+}
+
 static int loop_until(acx_loop *l, int (*done)(const acx_loop *))
 {
     for (;;) {
         loop_step();
+        l->rounds++;
+        if (__builtin_expect(l->deferred != NULL, 0))
+            loop_free_deferred(l, 0);
         loop_take_posts(l);
         loop_check_stop(l);
         if (done(l))
@@ -273,6 +330,12 @@ static int loop_until(acx_loop *l, int (*done)(const acx_loop *))
                 return n;
             loop_take_posts(l);
             loop_check_stop(l);
+            l->poll_skip = 63;
+            l->last_poll = 0; /* just polled: the clock is read later */
+        } else if (__builtin_expect(loop_poll_due(l), 0)) {
+            int n = acx__poll_wait(&l->poll, 0);
+            if (n < 0)
+                return n;
         }
         loop_expire(l);
     }
@@ -309,6 +372,7 @@ static void loop_teardown(acx_loop *l)
     while (l->ntasks > 0)
         acx__task_destroy(l->tasks[--l->ntasks]);
     free(l->tasks);
+    loop_free_deferred(l, 1);
     acx__heap_free(&l->timers);
     for (uint32_t i = 0; i < l->xcap; i++)
         if (l->xv[i] != NULL) {

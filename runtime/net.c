@@ -57,27 +57,11 @@ static void list_unlink(acx__waitlist *l, acx__sockwait *w)
 
 /* Unlink W and ready its task; ERR is what its await will return instead
  * of retrying (0: it was readiness, retry). */
-static void list_push(acx__waitlist *l, acx__sockwait *w)
-{
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
-    l->n++;
-}
-
 static void wake(acx_sock *s, acx__sockwait *w, int err)
 {
     list_unlink(list_for(s, w->dir), w);
+    w->parked = 0;
     w->err = err;
-    /* A readiness wake-up retries the call on S when the task runs: until
-     * then S keeps track of it, so that closing S in between reaches it. */
-    w->parked = err == 0 ? 2 : 0;
-    if (err == 0)
-        list_push(&s->woken, w);
     if (s->loop != NULL)
         s->loop->external--;
     acx__ready(w->task);
@@ -89,26 +73,6 @@ static void wake_all(acx_sock *s, int err)
         wake(s, s->rd.head, err);
     while (s->wr.head)
         wake(s, s->wr.head, err);
-}
-
-/* S is being closed: waiters woken by readiness but not yet run will
- * find -EBADF instead of retrying on the freed socket. */
-static void orphan_woken(acx_sock *s)
-{
-    while (s->woken.head) {
-        acx__sockwait *w = s->woken.head;
-        list_unlink(&s->woken, w);
-        w->parked = 0;
-        w->err = -EBADF;
-    }
-}
-
-void acx__sock_resumed(acx_sock *s, acx__sockwait *w)
-{
-    if (w->parked != 2)
-        return;
-    list_unlink(&s->woken, w);
-    w->parked = 0;
 }
 
 /* Take DIR out of the watch: the kernel reported it and nobody waits. */
@@ -160,14 +124,24 @@ static int watch_for(acx_sock *s, uint32_t dir)
 
 int acx__sock_park(acx_sock *s, acx__sockwait *w, uint32_t dir)
 {
+    if (s->closed)
+        return -EBADF;
     int err = watch_for(s, dir);
     if (err)
         return err;
+    acx__waitlist *l = list_for(s, dir);
     w->dir = dir;
     w->task = acx__cur_task;
     w->err = 0;
     w->parked = 1;
-    list_push(list_for(s, dir), w);
+    w->next = NULL;
+    w->prev = l->tail;
+    if (l->tail)
+        l->tail->next = w;
+    else
+        l->head = w;
+    l->tail = w;
+    l->n++;
     s->loop->external++;
     return 0;
 }
@@ -175,10 +149,6 @@ int acx__sock_park(acx_sock *s, acx__sockwait *w, uint32_t dir)
 void acx__sock_unpark(acx_sock *s, acx__sockwait *w, int err)
 {
     w->err = err;
-    if (w->parked == 2) { /* woken, not yet run: readiness no longer matters */
-        list_unlink(&s->woken, w);
-        w->parked = 0;
-    }
     if (!w->parked)
         return;
     list_unlink(list_for(s, w->dir), w);
@@ -389,15 +359,23 @@ int acx_sock_close(acx_sock *s)
     if (s == NULL)
         return 0;
     wake_all(s, -EBADF);
-    orphan_woken(s);
     /* The poller is touched only from its own loop; a loop that has ended
      * took its epoll instance (and our registration) with it. */
-    if (acx__io_active(&s->io) && s->loop == acx__loop_cur)
+    int own = s->loop != NULL && s->loop == acx__loop_cur;
+    if (acx__io_active(&s->io) && own)
         acx__io_remove(&s->loop->poll, &s->io);
     if (s->reserve >= 0)
         close(s->reserve);
     int err = close(s->io.fd) < 0 && errno != EINTR ? -errno : 0;
-    free(s);
+    /* A task woken by readiness that has not run yet will still look at
+     * S: it finds it closed (-EBADF) rather than freed, and S goes two
+     * rounds of the ready queue later, when every such task has run. */
+    s->io.fd = -1;
+    s->closed = 1;
+    if (own)
+        acx__defer_free(s->loop, s);
+    else
+        free(s);
     return err;
 }
 

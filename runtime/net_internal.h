@@ -12,11 +12,7 @@ typedef struct acx__sockwait {
     struct acx__sockwait *next, *prev;
     acx_task *task;
     uint32_t dir; /* ACX__IO_IN or ACX__IO_OUT */
-    int parked;   /* 1: linked on the socket for DIR (and counted in
-                   * `external`); 2: woken by readiness, its task not yet
-                   * run, linked on the socket's `woken` list so a close
-                   * in between can tell it (it must not touch the freed
-                   * socket); 0: neither */
+    int parked;   /* linked on the socket (and counted in `external`) */
     int err;      /* why it was taken off without readiness: the
                    * interrupt, or -EBADF from acx_sock_close; else 0 */
 } acx__sockwait;
@@ -32,7 +28,6 @@ struct acx_sock {
     acx_loop *loop;      /* whose poller holds io, once it was added */
     acx__waitlist rd;    /* parked on IN: accept, read, recvfrom */
     acx__waitlist wr;    /* parked on OUT: write, sendto, connect */
-    acx__waitlist woken; /* woken by readiness, not yet resumed */
     int reserve;         /* a listener's spare descriptor, or -1 */
     unsigned char stream;   /* a byte stream (SOCK_STREAM): a short read
                              * means the kernel's buffer was emptied */
@@ -42,6 +37,8 @@ struct acx_sock {
     unsigned long dropped; /* connections dropped for lack of fds */
     int nonsock;         /* a pipe, FIFO, tty...: read(2)/write(2), not
                           * recv/send (pipe.c) */
+    int closed;          /* acx_sock_close ran: fd is -1, the memory goes
+                          * soon (a woken task may still look at it) */
 };
 
 /* A new socket object for the open non-blocking FD (NULL: no memory). */
@@ -53,11 +50,6 @@ int acx__sock_park(acx_sock *s, acx__sockwait *w, uint32_t dir);
 
 /* Take W off S (a cancel): no-op when not parked.  ERR goes to W->err. */
 void acx__sock_unpark(acx_sock *s, acx__sockwait *w, int err);
-
-/* W's task runs again after a readiness wake-up (W->parked == 2): take it
- * off S's woken list.  (When S was closed meanwhile, close already did,
- * set W->parked to 0 and W->err to -EBADF, and S is gone.) */
-void acx__sock_resumed(acx_sock *s, acx__sockwait *w);
 
 /* The listener's EMFILE trick: give the spare descriptor back, accept and
  * close the oldest pending connection, take the spare again.  0 when a

@@ -262,8 +262,6 @@ static int netop_step(acx_coro *c, struct netop *o, ssize_t *ret)
         *ret = finish(o, o->err0);
         return ACX__DONE;
     }
-    if (!first)
-        acx__sock_resumed(o->s, &o->w); /* S is alive when still linked */
     if (!first && o->w.err) { /* an interrupt, or the socket was closed */
         *ret = finish(o, o->w.err);
         return ACX__DONE;
