@@ -153,7 +153,7 @@ golden-update: $(ACXC)
 
 # The quick examples must run and succeed (the throttle one takes ~12 s
 # by design and is left to `make demo`-style runs by hand).
-EX_CHECKED := hello pipeline gather_timeout demo echo subproc chat procmap poolmap
+EX_CHECKED := hello pipeline gather_timeout demo echo subproc chat procmap poolmap threads
 check-examples: $(EX_BIN)
 	@for e in $(EX_CHECKED); do \
 	    out=$$(timeout 60 $(BUILD)/examples/$$e 2>&1) || \
