@@ -74,7 +74,8 @@ typedef struct acx_handle acx_handle;
  * MS <= 0: on the next loop iteration, call_soon) or at the absolute
  * acx_now_ns() time WHEN (call_at).  Returns a handle for
  * acx_handle_cancel, valid until the call has run or been cancelled, or
- * NULL with errno (EINVAL: no loop; ENOMEM).  Loop thread. */
+ * NULL with errno (EINVAL: no loop; ENOMEM).  A call still pending when
+ * acx_run returns never runs; its handle is freed.  Loop thread. */
 acx_handle *acx_call_later(int64_t ms, void (*fn)(void *), void *arg);
 acx_handle *acx_call_at(int64_t when_ns, void (*fn)(void *), void *arg);
 acx_handle *acx_call_soon(void (*fn)(void *), void *arg);

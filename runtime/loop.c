@@ -309,6 +309,7 @@ static void loop_teardown(acx_loop *l)
     while (l->ntasks > 0)
         acx__task_destroy(l->tasks[--l->ntasks]);
     free(l->tasks);
+    acx__calls_drop(l); /* calls that never ran: their handles */
     acx__heap_free(&l->timers);
     for (uint32_t i = 0; i < l->xcap; i++)
         if (l->xv[i] != NULL) {
