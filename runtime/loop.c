@@ -344,7 +344,7 @@ static acx_loop *loop_new(int *err)
 int acx_run(acx_coro *main)
 {
     if (main == NULL)
-        return -EINVAL;
+        return -ENOMEM; /* acx_run(f()): f's frame could not be allocated */
     if (acx__loop_cur != NULL) {
         acx_coro_free(main); /* consumed */
         return -EBUSY;
