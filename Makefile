@@ -27,7 +27,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-examples check-http check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
+.PHONY: all deps demo check check-fault check-examples check-http check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -128,6 +128,26 @@ $(UNIT): $(UNIT_OBJ) $(ACXC_LIBOBJ) $(LIBACX)
 check-unit: $(UNIT)
 	$(UNIT)
 
+# Fault injection (tests/fault): a binary of its own, linked with
+# --wrap so that the runtime's allocations and system calls go through
+# tests/fault/shim.c, which fails them on demand.
+FAULT_WRAP := malloc calloc realloc aligned_alloc strdup free epoll_wait \
+              epoll_pwait2 read write accept4 eventfd close fork
+FAULT      := $(BUILD)/tests/fault_tests
+FAULT_OBJ  := $(BUILD)/tests/fault/fault.o $(BUILD)/tests/fault/shim.o \
+              $(BUILD)/tests/fault/scenarios.acx.o
+$(BUILD)/tests/fault/%.o: tests/fault/%.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iruntime -MMD -c -o $@ $<
+$(BUILD)/tests/fault/%.acx.o: $(BUILD)/tests/fault/%.c
+	$(CC) $(CFLAGS) -Iruntime -Itests/fault -MMD -MF $@.d -c -o $@ $<
+$(FAULT): $(FAULT_OBJ) $(LIBACX)
+	$(CC) $(LDFLAGS) $(addprefix -Wl$(comma)--wrap=,$(FAULT_WRAP)) \
+	    -o $@ $^ -lcunit -lpthread
+comma := ,
+check-fault: $(FAULT)
+	$(FAULT)
+
 # Compile-and-run: every tests/run/NAME.acx is generated, compiled with gcc
 # and clang under -Werror, run, and its stdout compared with NAME.out.
 check-run: $(ACXC) $(LIBACX)
@@ -184,7 +204,7 @@ check-docs-examples: $(ACXC) $(LIBACX)
 	@RUN_DIR=docs/examples scripts/run-tests.sh run $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 	@scripts/docfrag.sh $(DOC_PAGES)
 
-check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples check-http
+check: all check-docs check-unit check-fault check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples check-http
 	@echo "make check: all suites passed"
 
 # The sanitizer run also checks the runtime's debug invariants (ACX_DEBUG).

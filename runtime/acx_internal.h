@@ -162,6 +162,9 @@ int64_t acx__deadline_after_ms(int64_t ms);
  * (safe when not armed). */
 int acx__cbtimer_arm(acx__cbtimer *c, int64_t when);
 void acx__cbtimer_disarm(acx__cbtimer *c);
+/* acx_run's end: free the handles of call_soon/call_later/call_at calls
+ * that never ran (asyncio drops them with its loop).  callback.c. */
+void acx__calls_drop(acx_loop *l);
 
 /* ---- the poller backend (poll_epoll.c): the loop's only door to epoll -- */
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,21 @@ static int64_t loop_timeout_ns(const acx_loop *l)
 
 /* ---- the inbox: posts from any thread ---------------------------------- */
 
+/* Wake L for a post that is in its inbox already.  acx__poll_wake
+ * handles EINTR and a full counter; any other failure of the eventfd
+ * write (none is known to happen) is retried a few times.  If it still
+ * fails, the post stays queued all the same: it cannot be taken back
+ * (the loop may be running it), and the loop runs it on its next
+ * iteration, which its next timer, fd event or post brings. */
+static void loop_wake_posted(acx_loop *l)
+{
+    for (int i = 0; i < 3; i++) {
+        if (acx__poll_wake(&l->poll) == 0)
+            return;
+        sched_yield();
+    }
+}
+
 int acx__loop_post(acx_loop *l, acx__post *p)
 {
     /* Once P is visible the loop may run it, finish and close before we
@@ -93,7 +109,6 @@ int acx__loop_post(acx_loop *l, acx__post *p)
      * until then.  L is alive here: P belongs to something that stops the
      * loop from finishing until P has run, or the caller holds a ref. */
     acx_loop_ref(l);
-    int rc = 0;
     acx__post *head = atomic_load_explicit(&l->inbox, memory_order_relaxed);
     do {
         if (head == ACX__CLOSED) {
@@ -106,9 +121,9 @@ int acx__loop_post(acx_loop *l, acx__post *p)
     /* The first post since the loop last looked wakes it; later ones find
      * the wake-up pending. */
     if (head == NULL)
-        rc = acx__poll_wake(&l->poll);
+        loop_wake_posted(l);
     acx_loop_unref(l);
-    return rc;
+    return 0; /* queued: it runs (or is discarded when the loop closes) */
 }
 
 /* Run what other threads posted, oldest first. */
@@ -373,6 +388,7 @@ static void loop_teardown(acx_loop *l)
         acx__task_destroy(l->tasks[--l->ntasks]);
     free(l->tasks);
     loop_free_deferred(l, 1);
+    acx__calls_drop(l); /* calls that never ran: their handles */
     acx__heap_free(&l->timers);
     for (uint32_t i = 0; i < l->xcap; i++)
         if (l->xv[i] != NULL) {
@@ -407,7 +423,7 @@ static acx_loop *loop_new(int *err)
 int acx_run(acx_coro *main)
 {
     if (main == NULL)
-        return -EINVAL;
+        return -ENOMEM; /* acx_run(f()): f's frame could not be allocated */
     if (acx__loop_cur != NULL) {
         acx_coro_free(main); /* consumed */
         return -EBUSY;
