@@ -7,7 +7,8 @@
 #   make check-tsan the runtime suites under ThreadSanitizer
 #   make check-valgrind the runtime suites under valgrind memcheck
 #   make bench      benchmarks, each beside a baseline (prints figures)
-#   make check-fuzz run the acxc fuzz target briefly (clang, libFuzzer)
+#   make check-fuzz run the fuzz targets briefly (acxc, the stream reader;
+#                   clang, libFuzzer)
 #   make soak       the soak test, by hand (SOAK_MINUTES=10, SOAK_CONNS=1000)
 #   make install    acxc, libacx (.a, .so), headers, pkg-config, acx.mk,
 #                   CMake package, man pages (PREFIX, DESTDIR); uninstall
@@ -27,7 +28,7 @@ RE2C    ?= re2c
 LEMON   ?= lemon
 
 .DEFAULT_GOAL := all
-.PHONY: all deps demo check check-examples check-http check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
+.PHONY: all deps demo check check-fault check-examples check-http check-valgrind check-unit check-run check-diag check-golden check-ccerr check-cli check-debug \
         check-asan check-tsan check-fuzz bench golden-update clean
 
 # ---- build dependencies: installed when missing (as root), else explained
@@ -128,6 +129,26 @@ $(UNIT): $(UNIT_OBJ) $(ACXC_LIBOBJ) $(LIBACX)
 check-unit: $(UNIT)
 	$(UNIT)
 
+# Fault injection (tests/fault): a binary of its own, linked with
+# --wrap so that the runtime's allocations and system calls go through
+# tests/fault/shim.c, which fails them on demand.
+FAULT_WRAP := malloc calloc realloc aligned_alloc strdup free epoll_wait \
+              epoll_pwait2 read write accept4 eventfd close fork
+FAULT      := $(BUILD)/tests/fault_tests
+FAULT_OBJ  := $(BUILD)/tests/fault/fault.o $(BUILD)/tests/fault/shim.o \
+              $(BUILD)/tests/fault/scenarios.acx.o
+$(BUILD)/tests/fault/%.o: tests/fault/%.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iruntime -MMD -c -o $@ $<
+$(BUILD)/tests/fault/%.acx.o: $(BUILD)/tests/fault/%.c
+	$(CC) $(CFLAGS) -Iruntime -Itests/fault -MMD -MF $@.d -c -o $@ $<
+$(FAULT): $(FAULT_OBJ) $(LIBACX)
+	$(CC) $(LDFLAGS) $(addprefix -Wl$(comma)--wrap=,$(FAULT_WRAP)) \
+	    -o $@ $^ -lcunit -lpthread
+comma := ,
+check-fault: $(FAULT)
+	$(FAULT)
+
 # Compile-and-run: every tests/run/NAME.acx is generated, compiled with gcc
 # and clang under -Werror, run, and its stdout compared with NAME.out.
 check-run: $(ACXC) $(LIBACX)
@@ -153,7 +174,7 @@ golden-update: $(ACXC)
 
 # The quick examples must run and succeed (the throttle one takes ~12 s
 # by design and is left to `make demo`-style runs by hand).
-EX_CHECKED := hello pipeline gather_timeout demo echo subproc
+EX_CHECKED := hello pipeline gather_timeout demo echo subproc chat procmap poolmap threads
 check-examples: $(EX_BIN)
 	@for e in $(EX_CHECKED); do \
 	    out=$$(timeout 60 $(BUILD)/examples/$$e 2>&1) || \
@@ -184,7 +205,7 @@ check-docs-examples: $(ACXC) $(LIBACX)
 	@RUN_DIR=docs/examples scripts/run-tests.sh run $(ACXC) $(LIBACX) "$(SAN)" $(BUILD)
 	@scripts/docfrag.sh $(DOC_PAGES)
 
-check: all check-docs check-unit check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples check-http check-soak-quick
+check: all check-docs check-unit check-fault check-cli check-golden check-diag check-ccerr check-debug check-run check-examples check-docs-examples check-http check-soak-quick
 	@echo "make check: all suites passed"
 
 # The sanitizer run also checks the runtime's debug invariants (ACX_DEBUG).
@@ -196,7 +217,7 @@ ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # minutes under valgrind; ASan and its /proc/self/fd checks cover it.
 # proc too: valgrind does not know pidfd_open.)
 VG_SUITES := runtime core alloc throttle signals group sync debug bqueue \
-             executor pipe aio
+             executor pipe aio stream procpool
 VALGRIND  := valgrind -q --error-exitcode=99 --leak-check=full \
              --errors-for-leak-kinds=definite,indirect
 check-valgrind: $(UNIT)
@@ -261,6 +282,23 @@ check-fuzz: $(BUILD)/fuzz_acxc
 	@for f in tests/corpus/acxc/*; do \
 	    $(BUILD)/fuzz_acxc $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: corpus replays clean"
+	@$(MAKE) --no-print-directory check-fuzz-stream
+
+# The stream reader's parsing core against a naive model (issue 8).
+$(BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c runtime/stream_buf.c runtime/stream_buf.h
+	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime -o $@ \
+	    tests/fuzz/fuzz_stream.c runtime/stream_buf.c
+.PHONY: check-fuzz-stream
+check-fuzz-stream: $(BUILD)/fuzz_stream
+	@mkdir -p $(BUILD)/fuzz-stream-corpus
+	$(BUILD)/fuzz_stream -max_total_time=$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 -max_len=8192 $(BUILD)/fuzz-stream-corpus \
+	    tests/corpus/stream
+	@for f in tests/corpus/stream/*; do \
+	    $(BUILD)/fuzz_stream $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
+	done; echo "check-fuzz: stream corpus replays clean"
 
 # ---- install: the layout a distribution uses (PREFIX, DESTDIR)
 PREFIX     ?= /usr/local

@@ -53,6 +53,19 @@
 #                  skipped without wrk
 #  16. idle conns  server RSS per idle connection, 10,000 connections
 #                  parked in a read, for the three echo servers
+#  17. stream      lines through acx_stream_readline(_view), beside
+#                  acx_sock_read + memchr by hand (+ asyncio readline);
+#                  a 60 KB line arriving 1 byte per read, beside a reader
+#                  that rescans the line after every byte
+#  18. procpool    process pool, 2 workers: map of 100,000 small items in
+#                  Pool.map's default chunks (items/s) beside a fork+pipe
+#                  C pool and multiprocessing.Pool.map; round trip of one
+#                  small task (p50, p99); CPU-bound speedup, 2 workers vs 1
+#  19. pool        multiprocessing.Pool's API, 2 workers: map of 100,000
+#                  small items in the default chunks on threads and on
+#                  processes (items/s), beside the executor below each
+#                  (acx_executor_map, acx_procpool_map) and beside
+#                  ThreadPool.map and Pool.map
 #
 # Sections 14-16 pin the server to CPU 0 and the load to CPU 1, take the
 # median of BENCH_NET_REPS (default 3) runs with the servers interleaved,
@@ -565,6 +578,48 @@ if ((echo_ok)) && (($(ulimit -n) > HOLD_N + 100)); then
 else
     echo "(skipped: needs section 14's programs and $((HOLD_N + 100)) descriptors; ulimit -n is $(ulimit -n))"
 fi
+# ---- 17. buffered streams ------------------------------------------------------
+echo
+echo "-- 17. stream readline: 1,000,000 40-byte lines; a 60 KB line 1 byte/read"
+if ((HAVE_PY)); then
+    run asyncio_stream python3 bench/asyncio_stream.py
+fi
+acx_gen stream && cc_link stream "$OUT/stream.c" && run stream "$OUT/stream"
+# ---- 18. process pool executor -------------------------------------------------
+echo
+echo "-- 18. process pool, 2 workers: 100,000-item map; round trip; CPU speedup"
+PROC_ENV=()
+rm -f "$OUT/mp_pool.txt" # never a figure from an earlier run
+if ((HAVE_PY)); then
+    python3 bench/mp_pool.py "$OUT/mp_pool.txt" || fail mp_pool "exited with status $?"
+    if read -r py_rate <"$OUT/mp_pool.txt" 2>/dev/null; then
+        PROC_ENV=(env "ACX_PY_PROCMAP=$py_rate")
+    fi
+else
+    echo "(python3 not found: no multiprocessing.Pool figure)"
+fi
+# not pinned: the workers need CPUs of their own
+cc_link procpool bench/procpool.c &&
+    { "${PROC_ENV[@]}" "$OUT/procpool" || fail procpool "exited with status $?"; }
+
+# ---- 19. pools (multiprocessing.Pool's API) ---------------------------------------
+echo
+echo "-- 19. pool, 2 workers: 100,000-item map on threads and on processes"
+POOL_ENV=(env)
+rm -f "$OUT/mp_threadpool.txt"
+if ((HAVE_PY)); then
+    python3 bench/mp_threadpool.py "$OUT/mp_threadpool.txt" ||
+        fail mp_threadpool "exited with status $?"
+    if read -r py_rate <"$OUT/mp_threadpool.txt" 2>/dev/null; then
+        POOL_ENV+=("ACX_PY_THREADMAP=$py_rate")
+    fi
+    if read -r py_rate <"$OUT/mp_pool.txt" 2>/dev/null; then
+        POOL_ENV+=("ACX_PY_PROCMAP=$py_rate") # bench 14's Pool.map
+    fi
+fi
+# not pinned: the workers need CPUs of their own
+cc_link pool bench/pool.c &&
+    { "${POOL_ENV[@]}" "$OUT/pool" || fail pool "exited with status $?"; }
 
 # ---- summary ------------------------------------------------------------------
 echo

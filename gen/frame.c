@@ -215,6 +215,11 @@ int type_is_void(gen *g, node *specs, node *declr)
     return (specs->spec & SP_VOID) && returns_specs(declr);
 }
 
+int returns_own_specs(node *declr)
+{
+    return returns_specs(declr);
+}
+
 int returns_integer(node *specs, node *declr)
 {
     return (specs->spec & SP_INTEGER) && !(specs->spec & SP_OTHERTYPE) &&

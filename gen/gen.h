@@ -138,6 +138,8 @@ char *render_declarator(gen *g, node *d, const char *name, int drop_func,
 char *render_specs(gen *g, node *specs, int drop_const);
 int type_is_void(gen *g, node *specs, node *declr);
 int returns_integer(node *specs, node *declr);
+/* The function declarator returns its specifiers' type (no pointer). */
+int returns_own_specs(node *declr);
 /* The specifiers of F's return type, for a field or temporary. */
 char *render_ret_specs(gen *g, afunc *f);
 

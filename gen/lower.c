@@ -24,6 +24,7 @@
  * Operands C leaves unsequenced may run in either order, so awaits run
  * first and the rest of the expression after them.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,42 @@ static char *lower_args(lowerer *lw, node *args)
     return r;
 }
 
+/* Is C one of the runtime's awaitables (acx_*), whose int or ssize_t
+ * value is documented as a negative errno on failure?  A boxed await of
+ * one whose frame cannot be allocated then evaluates to -ENOMEM, which
+ * its caller handles like any other error from it.  Other functions'
+ * values may be plain numbers (a recursive fib): for them no value can
+ * stand for the error, and the await still aborts (guide.md, limits). */
+static int returns_errno(gen *g, afunc *c)
+{
+    if (strncmp(c->name, "acx_", 4) != 0)
+        return 0;
+    static const char *const signed_typedefs[] = {
+        "ssize_t", "intptr_t", "ptrdiff_t", "int64_t", "int32_t", "off_t",
+    };
+    if (c->is_void)
+        return 0;
+    const char *t = render_ret_specs(g, c);
+    if (strstr(t, "unsigned") || strstr(t, "_Bool") || strstr(t, "char"))
+        return 0;
+    if (c->ret_integer)
+        return 1;
+    while (*t == ' ')
+        t++;
+    if (strncmp(t, "const ", 6) == 0)
+        t += 6;
+    size_t n = strcspn(t, " ");
+    if (!returns_own_specs(c->declr))
+        return 0;
+    for (size_t i = 0; i < sizeof signed_typedefs / sizeof *signed_typedefs;
+         i++)
+        if (strlen(signed_typedefs[i]) == n &&
+            strncmp(t, signed_typedefs[i], n) == 0 &&
+            t[n + strspn(t + n, " ")] == '\0')
+            return 1;
+    return 0;
+}
+
 /* await E: emit the suspension point; return the value's expression. */
 static char *lower_await(lowerer *lw, node *e, int discard)
 {
@@ -186,13 +223,21 @@ static char *lower_await(lowerer *lw, node *e, int discard)
         layout_field(f->children, gen_printf(lw->g, "acx_coro *acx__c%d",
                                              k), 0);
         ob_glue(o, "acx__f->acx__c%d = %s(%s);\n", k, c->name, args);
-        ob_glue(o, "if (!acx__f->acx__c%d)\n    acx__oom(%s);\n", k,
-                  file_line);
+        char *t = NULL;
+        if (!c->is_void && !discard)
+            t = new_temp(lw, render_ret_specs(lw->g, c), c->declr);
+        int errno_valued = returns_errno(lw->g, c);
+        if (errno_valued) /* the await's value says it: -ENOMEM */
+            ob_glue(o, "if (!acx__f->acx__c%d) {\n%s%s%s    goto acx__N%d;\n"
+                      "}\n", k, t ? "    " : "", t ? t : "",
+                      t ? gen_printf(lw->g, " = -%d; /* -ENOMEM */\n",
+                                     ENOMEM) : "", k);
+        else
+            ob_glue(o, "if (!acx__f->acx__c%d)\n    acx__oom(%s);\n", k,
+                      file_line);
         emit_suspend(o, gen_printf(lw->g, "acx__f->acx__c%d", k),
                      gen_printf(lw->g, "acx__f->acx__c%d->info->body", k), k);
-        char *t = NULL;
-        if (!c->is_void && !discard) {
-            t = new_temp(lw, render_ret_specs(lw->g, c), c->declr);
+        if (t) {
             char *rt = gen_printf(lw->g, "%s%s", render_ret_specs(lw->g, c),
                                   render_declarator(lw->g, c->declr,
                                                     "acx__ret", 1, 0));
@@ -201,6 +246,8 @@ static char *lower_await(lowerer *lw, node *e, int discard)
                       t, rt, k);
         }
         ob_glue(o, "acx_coro_free(acx__f->acx__c%d);\n", k);
+        if (errno_valued)
+            ob_glue(o, "acx__N%d:;\n", k);
         return t ? t : gen_strdup(lw->g, "((void)0)");
     }
     /* a handle: a task or a coroutine object */

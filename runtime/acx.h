@@ -36,8 +36,10 @@ typedef struct acx_loop acx_loop;
 /* Run MAIN (asyncio.run) on a new loop in this thread until it finishes;
  * then cancel every task still pending, run the loop until they have all
  * finished, free everything and return MAIN's int result (0 when it
- * returns void or a non-integer).  MAIN is consumed.  Returns -EINVAL for
- * NULL, -ENOMEM or another negative errno if the loop cannot be set up,
+ * returns void or a non-integer).  MAIN is consumed.  Returns -ENOMEM for
+ * NULL (what `main_task()` returns when its frame cannot be allocated:
+ * every call below that takes a coroutine reads NULL so), -ENOMEM or
+ * another negative errno if the loop cannot be set up,
  * -EBUSY if a loop already runs in this thread, -EDEADLK when every task
  * waits and nothing can wake them (a stall: reported on stderr). */
 int acx_run(acx_coro *main);
@@ -74,7 +76,8 @@ typedef struct acx_handle acx_handle;
  * MS <= 0: on the next loop iteration, call_soon) or at the absolute
  * acx_now_ns() time WHEN (call_at).  Returns a handle for
  * acx_handle_cancel, valid until the call has run or been cancelled, or
- * NULL with errno (EINVAL: no loop; ENOMEM).  Loop thread. */
+ * NULL with errno (EINVAL: no loop; ENOMEM).  A call still pending when
+ * acx_run returns never runs; its handle is freed.  Loop thread. */
 acx_handle *acx_call_later(int64_t ms, void (*fn)(void *), void *arg);
 acx_handle *acx_call_at(int64_t when_ns, void (*fn)(void *), void *arg);
 acx_handle *acx_call_soon(void (*fn)(void *), void *arg);
@@ -89,8 +92,8 @@ int acx_handle_cancel(acx_handle *h);
  * loop step, in FIFO order.  CORO is consumed, even on failure.  Returns the
  * task, owned by the runtime: the pointer stays valid until
  * acx_task_release() is called and the task has finished, or until
- * acx_run() returns.  Returns NULL with errno set (EINVAL: no loop running
- * or CORO NULL; ENOMEM).  The macro records the call site for task dumps;
+ * acx_run() returns.  Returns NULL with errno set (EINVAL: no loop running;
+ * ENOMEM: out of memory, or CORO NULL, a coroutine call that was).  The macro records the call site for task dumps;
  * (acx_spawn)(c) calls the function.  Loop thread. */
 acx_task *acx_spawn(acx_coro *coro);
 acx_task *acx__spawn_at(acx_coro *coro, acx__spawn_site *site);
@@ -220,7 +223,8 @@ ACX_ASYNC_DECL(int, acx_sleep_until, (int64_t when_ns));
  * the interrupt (-ECANCELED, -ETIMEDOUT) if T ended cancelled, else T's
  * result.
  * await c (an acx_coro *): run the coroutine object C as a child to its
- * end and free it; the value is its int result. */
+ * end and free it; the value is its int result (-ENOMEM for NULL: a
+ * coroutine call out of memory; -EINVAL for a NULL task). */
 
 /* await acx_shield(t) (asyncio.shield): await task T, but an interrupt of
  * the awaiting task returns at once (-ECANCELED, -ETIMEDOUT) and leaves T
@@ -279,7 +283,7 @@ void acx_shield_end(acx_scope *s);
 /* await acx_wait_for(c, ms) (asyncio.wait_for): run coroutine object C
  * (consumed) inside a timeout scope of MS milliseconds; the value is C's
  * int result, which is -ETIMEDOUT when C's suspensions were cut short
- * and it passed the error on. */
+ * and it passed the error on (-ENOMEM for C NULL: out of memory). */
 ACX_ASYNC_DECL(int, acx_wait_for, (acx_coro * c, int64_t ms));
 
 /* await acx_wait_for_task(t, ms): await task T with a timeout; on expiry T
@@ -344,11 +348,14 @@ ACX_ASYNC_DECL(int, acx_future_await, (acx_future * f, void **value));
 #include "acx_debug.h"
 #include "acx_bqueue.h"
 #include "acx_executor.h"
+#include "acx_procpool.h"
 #include "acx_net.h"
 #include "acx_proc.h"
 #include "acx_aio.h"
+#include "acx_stream.h"
 #include "acx_throttle.h"
 #include "acx_signal.h"
+#include "acx_pool.h"
 
 #ifdef __cplusplus
 }

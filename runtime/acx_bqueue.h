@@ -94,6 +94,12 @@ int acx_bqueue_join(acx_bqueue *q, int64_t timeout_ms);
  * 0 or -EINVAL.  Any thread. */
 int acx_bqueue_shutdown(acx_bqueue *q, int immediate);
 
+/* How many wait now, threads and coroutines alike: in get (*GETTERS),
+ * in put (*PUTTERS), in join (*JOINERS); any pointer may be NULL.
+ * Returns 0 or -EINVAL.  A snapshot, for tests and dumps.  Any thread. */
+int acx_bqueue_waiters(acx_bqueue *q, size_t *getters, size_t *putters,
+                       size_t *joiners);
+
 /* qsize, empty, full (never with MAXSIZE 0), maxsize, whether shut down.
  * Snapshots, as Python's: another thread may change them at once.  Any
  * thread. */

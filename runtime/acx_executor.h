@@ -129,7 +129,8 @@ acx_executor *acx_executor_new(const acx_executor_opts *opts);
  * NULL with errno: EINVAL (FN or EX NULL), ESHUTDOWN (after
  * acx_executor_shutdown; a submit racing with it is refused unless a
  * worker has already taken its work, which then runs), ENOMEM, EAGAIN
- * (no worker exists and none could be started), or the initializer's
+ * (no worker exists and no thread could be started; ENOMEM when the
+ * worker's own record could not be allocated), or the initializer's
  * error as a positive errno when the executor is broken.  Any thread,
  * work included. */
 acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg);

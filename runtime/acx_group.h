@@ -86,8 +86,8 @@ ACX_ASYNC_DECL(int, acx_gather,
 /* await acx_gather_coros(n, coros, results): asyncio.gather of coroutine
  * objects: spawn each of COROS (all consumed, even on error) as a task,
  * then as acx_gather.  The tasks belong to gather: they are released, so
- * nothing is left to free.  A NULL coroutine or one that cannot be
- * spawned completes at once with -EINVAL or -ENOMEM.  An interrupt
+ * nothing is left to free.  A NULL coroutine (its call was out of memory)
+ * or one that cannot be spawned completes at once with -ENOMEM.  An interrupt
  * pending at the start frees the coroutines unstarted and returns it. */
 struct acx__frame_acx_gather_coros {
     ACX__FRAME_PREFIX;
@@ -302,8 +302,9 @@ int acx_group_begin(acx_task_group *g);
  * acx_group_spawn(&g, c))` when you never do).  Any task of the loop may
  * spawn into G: the owner in the body, a child (a sibling), while G's end
  * waits for children.  Returns the task, or NULL with errno: EINVAL (G
- * not begun, CORO NULL), ESHUTDOWN (G was aborted by a failure or a
- * cancel, or has finished: end returned or is returning), ENOMEM.  Loop
+ * not begun), ESHUTDOWN (G was aborted by a failure or a cancel, or has
+ * finished: end returned or is returning), ENOMEM (also for CORO NULL, a
+ * coroutine call out of memory).  Loop
  * thread. */
 acx_task *acx__group_spawn_at(acx_task_group *g, acx_coro *coro,
                               acx__spawn_site *site);

@@ -162,6 +162,9 @@ int64_t acx__deadline_after_ms(int64_t ms);
  * (safe when not armed). */
 int acx__cbtimer_arm(acx__cbtimer *c, int64_t when);
 void acx__cbtimer_disarm(acx__cbtimer *c);
+/* acx_run's end: free the handles of call_soon/call_later/call_at calls
+ * that never ran (asyncio drops them with its loop).  callback.c. */
+void acx__calls_drop(acx_loop *l);
 
 /* ---- the poller backend (poll_epoll.c): the loop's only door to epoll -- */
 
@@ -274,6 +277,11 @@ int acx__loop_post(acx_loop *l, acx__post *p);
 /* For executors: claim F for running (0); -ECANCELED when it was cancelled
  * first (the work must not run), -EALREADY when it runs or ran already. */
 int acx__future_start(acx_future *f);
+/* Complete F with STATUS and VALUE, which F then owns: VALUE is kept even
+ * for an error (a process pool's crash report) and VFREE(VALUE) runs when
+ * F's last reference goes.  -EALREADY (VALUE not taken) if F is done. */
+int acx__future_complete_owned(acx_future *f, int status, void *value,
+                               void (*vfree)(void *));
 
 /* Complete F, claimed by acx__future_start, with its work's outcome
  * (STATUS 0 and VALUE, or a negative errno): the cheap path of
@@ -339,7 +347,19 @@ struct acx_loop {
     int shutting_down;        /* main finished: the rest are cancelled */
     int stalled;              /* a stall was reported */
     struct acx__sigs *sigs;   /* Unix signals (unixsig.c), or NULL */
+    uint64_t rounds;          /* rounds of the ready queue run so far */
+    struct acx__deferred *deferred; /* memory freed two rounds later */
+    uint32_t poll_skip;       /* rounds until the next look at the clock
+                               * for an I/O check while tasks are ready */
+    int64_t last_poll;        /* when the poller was last asked */
 };
+
+/* Free P (with free) once every task ready now has run: two rounds of the
+ * ready queue later, or when the loop ends.  For objects that a task
+ * already woken but not yet run may still look at (a closed socket).
+ * Returns 0, or -ENOMEM (P is then freed at once: the caller's risk is
+ * only as before).  Loop thread. */
+int acx__defer_free(acx_loop *l, void *p);
 
 #define ACX__CLOSED ((acx__post *)(uintptr_t)1)
 

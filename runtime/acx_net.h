@@ -206,7 +206,9 @@ ACX_ASYNC_DECL(ssize_t, acx_sock_recvfrom,
 int acx_sock_shutdown(acx_sock *s, int how);
 
 /* Close S and free it.  Tasks parked on S are woken first with -EBADF;
- * their awaits return that without touching S again.  Returns 0, or the
+ * their awaits return that without touching S again, and so does an
+ * await whose task readiness had already woken but that had not run yet
+ * (S's memory outlives the close by two rounds of the ready queue).  Returns 0, or the
  * error of close(2) (the descriptor is released all the same); NULL is a
  * no-op.  Loop thread (of the loop S was used in; after that loop has
  * ended, any thread). */

@@ -417,6 +417,22 @@ int acx_bqueue_shutdown(acx_bqueue *q, int immediate)
     return 0;
 }
 
+int acx_bqueue_waiters(acx_bqueue *q, size_t *getters, size_t *putters,
+                       size_t *joiners)
+{
+    if (q == NULL)
+        return -EINVAL;
+    pthread_mutex_lock(&q->mu);
+    if (getters)
+        *getters = (size_t)q->getters.n;
+    if (putters)
+        *putters = (size_t)q->putters.n;
+    if (joiners)
+        *joiners = (size_t)q->joiners.n;
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
 size_t acx_bqueue_qsize(acx_bqueue *q)
 {
     if (q == NULL)

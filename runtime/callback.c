@@ -55,6 +55,18 @@ acx_handle *acx_call_soon(void (*fn)(void *), void *arg)
     return acx_call_at(0, fn, arg);
 }
 
+void acx__calls_drop(acx_loop *l)
+{
+    /* Backwards: a removal moves the last timer, already seen, into I. */
+    for (uint32_t i = l->timers.n; i-- > 0;) {
+        acx__timer *tm = l->timers.v[i];
+        if (tm->task == NULL && ((acx__cbtimer *)tm)->fire == handle_fire) {
+            acx__heap_remove(&l->timers, tm);
+            free(tm); /* the handle: its timer comes first */
+        }
+    }
+}
+
 int acx_handle_cancel(acx_handle *h)
 {
     if (h == NULL)

@@ -533,8 +533,8 @@ static void drain(acx_executor *ex, int err)
 }
 
 /* Work was queued: start a worker if none is idle for it (MU taken only
- * while the pool is not full).  -EAGAIN when no worker exists and none
- * can start. */
+ * while the pool is not full).  When no worker exists and none can
+ * start: why (-ENOMEM for its record, pthread_create's -EAGAIN). */
 static int grow(acx_executor *ex)
 {
     pthread_mutex_lock(&ex->mu);
@@ -546,8 +546,9 @@ static int grow(acx_executor *ex)
     if (ex->nworkers < ex->o.max_workers && !ex->broken &&
         (idle == 0 || idle < q_count(ex))) {
         reap_locked(ex);
-        if (spawn_locked(ex) < 0 && ex->nworkers == 0)
-            err = -EAGAIN;
+        int e = spawn_locked(ex);
+        if (e < 0 && ex->nworkers == 0)
+            err = e;
     }
     pthread_mutex_unlock(&ex->mu);
     return err;
@@ -592,14 +593,16 @@ acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
         }
         return f;
     }
-    if (__atomic_load_n(&ex->nworkers, __ATOMIC_SEQ_CST) <
-            ex->o.max_workers &&
-        grow(ex) < 0) {
+    int err = __atomic_load_n(&ex->nworkers, __ATOMIC_SEQ_CST) <
+                      ex->o.max_workers
+                  ? grow(ex)
+                  : 0;
+    if (err < 0) {
         /* No worker can run it: it fails (the queue keeps its node and
          * reference until a worker or the executor's end takes it). */
-        acx_future_set_error(f, -EAGAIN);
+        acx_future_set_error(f, err);
         acx_future_unref(f);
-        errno = EAGAIN;
+        errno = -err;
         return NULL;
     }
     wake_one(ex);

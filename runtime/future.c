@@ -70,6 +70,7 @@ struct acx_future {
     int nthreads;           /* threads blocked in acx_future_wait */
     struct fut_node *head, *tail; /* coroutine waiters, in arrival order */
     struct fut_cb *cbs, **cbs_tail;
+    void (*vfree)(void *); /* frees VALUE with F (acx__future_complete_owned) */
 };
 _Static_assert(offsetof(struct acx_future, wvalue) + sizeof(void *) <= 64,
                "a task's fields must share the future's first cache line");
@@ -109,6 +110,7 @@ acx_future *acx__future_new_work(int refs, acx_work_fn fn, void *arg)
     atomic_init(&f->state, F_PENDING);
     f->status = f->wstatus = 0;
     f->value = f->wvalue = NULL;
+    f->vfree = NULL;
     atomic_init(&f->refs, refs);
     atomic_init(&f->stop, 0);
     f->nthreads = 0;
@@ -155,6 +157,8 @@ void acx_future_unref(acx_future *f)
         n = c->next;
         free(c);
     }
+    if (f->vfree != NULL && f->value != NULL)
+        f->vfree(f->value);
     acx__futmem_put(f, sizeof *f);
 }
 
@@ -258,7 +262,8 @@ static void *f_value(const acx_future *f)
                : f->value;
 }
 
-static int complete(acx_future *f, int status, void *value, int cancel)
+static int complete(acx_future *f, int status, void *value, int cancel,
+                    void (*vfree)(void *))
 {
     if (f == NULL)
         return -EINVAL;
@@ -275,7 +280,8 @@ static int complete(acx_future *f, int status, void *value, int cancel)
     if (s & F_LISTEN) /* they may drop the last other reference */
         acx_future_ref(f);
     f->status = status;
-    f->value = status == 0 ? value : NULL;
+    f->value = status == 0 || vfree != NULL ? value : NULL;
+    f->vfree = vfree;
     /* COMPLETING - 1 is DONE */
     atomic_fetch_sub_explicit(&f->state, 1, memory_order_release);
     if (s & F_LISTEN)
@@ -314,23 +320,29 @@ int acx__future_finish(acx_future *f, int status, void *value)
     return 0;
 }
 
+int acx__future_complete_owned(acx_future *f, int status, void *value,
+                               void (*vfree)(void *))
+{
+    return complete(f, status, value, 0, vfree);
+}
+
 int acx_future_set_result(acx_future *f, void *value)
 {
-    return complete(f, 0, value, 0);
+    return complete(f, 0, value, 0, NULL);
 }
 
 int acx_future_set_error(acx_future *f, int err)
 {
     if (err >= 0)
         return -EINVAL;
-    return complete(f, err, NULL, 0);
+    return complete(f, err, NULL, 0, NULL);
 }
 
 int acx_future_cancel(acx_future *f)
 {
     if (f == NULL)
         return -EINVAL;
-    int rc = complete(f, -ECANCELED, NULL, 1);
+    int rc = complete(f, -ECANCELED, NULL, 1, NULL);
     if (rc == -EBUSY) /* running work cannot be interrupted: it may poll */
         atomic_store_explicit(&f->stop, 1, memory_order_release);
     return rc;

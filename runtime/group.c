@@ -98,7 +98,7 @@ acx_task *acx__group_spawn_at(acx_task_group *g, acx_coro *coro,
     int err = group_refuses(g);
     child_node *c = NULL;
     if (err == 0 && coro == NULL)
-        err = EINVAL;
+        err = ENOMEM; /* f(...) could not allocate its frame */
     if (err == 0 && (c = malloc(sizeof *c)) == NULL)
         err = ENOMEM;
     if (err) {

@@ -240,8 +240,8 @@ static int await_task_start(await_frame *f, acx_task *t)
 
 static int await_start(await_frame *f)
 {
-    if (f->what.ptr == NULL) {
-        f->acx__ret = -EINVAL;
+    if (f->what.ptr == NULL) { /* a failed spawn, or f(...) out of memory */
+        f->acx__ret = f->what.kind == ACX__AW_CORO ? -ENOMEM : -EINVAL;
         return ACX__DONE;
     }
     if (f->what.kind == ACX__AW_TASK || f->what.kind == ACX__AW_SHIELD)
@@ -308,7 +308,8 @@ static int wait_for_body(acx_coro *c)
     case WF_START: {
         int err = acx_timeout_begin(&f->scope, f->ms);
         if (err == 0 && f->child == NULL && f->aw.what.ptr == NULL)
-            err = -EINVAL;
+            /* wait_for(f(...)): f's frame could not be allocated */
+            err = f->aw.what.kind == ACX__AW_CORO ? -ENOMEM : -EINVAL;
         if (err) {
             if (f->scope.task != NULL)
                 acx_timeout_end(&f->scope);
@@ -360,6 +361,7 @@ static struct wait_for_frame *wait_for_new(int64_t ms)
     f->child = NULL;
     f->scope.task = NULL;
     f->aw.what.ptr = NULL;
+    f->aw.what.kind = ACX__AW_CORO; /* wait_for_task sets its own */
     return f;
 }
 

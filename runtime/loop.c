@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,21 @@ static int64_t loop_timeout_ns(const acx_loop *l)
 
 /* ---- the inbox: posts from any thread ---------------------------------- */
 
+/* Wake L for a post that is in its inbox already.  acx__poll_wake
+ * handles EINTR and a full counter; any other failure of the eventfd
+ * write (none is known to happen) is retried a few times.  If it still
+ * fails, the post stays queued all the same: it cannot be taken back
+ * (the loop may be running it), and the loop runs it on its next
+ * iteration, which its next timer, fd event or post brings. */
+static void loop_wake_posted(acx_loop *l)
+{
+    for (int i = 0; i < 3; i++) {
+        if (acx__poll_wake(&l->poll) == 0)
+            return;
+        sched_yield();
+    }
+}
+
 int acx__loop_post(acx_loop *l, acx__post *p)
 {
     /* Once P is visible the loop may run it, finish and close before we
@@ -93,7 +109,6 @@ int acx__loop_post(acx_loop *l, acx__post *p)
      * until then.  L is alive here: P belongs to something that stops the
      * loop from finishing until P has run, or the caller holds a ref. */
     acx_loop_ref(l);
-    int rc = 0;
     acx__post *head = atomic_load_explicit(&l->inbox, memory_order_relaxed);
     do {
         if (head == ACX__CLOSED) {
@@ -106,9 +121,9 @@ int acx__loop_post(acx_loop *l, acx__post *p)
     /* The first post since the loop last looked wakes it; later ones find
      * the wake-up pending. */
     if (head == NULL)
-        rc = acx__poll_wake(&l->poll);
+        loop_wake_posted(l);
     acx_loop_unref(l);
-    return rc;
+    return 0; /* queued: it runs (or is discarded when the loop closes) */
 }
 
 /* Run what other threads posted, oldest first. */
@@ -256,10 +271,67 @@ static int loop_stalled(acx_loop *l, int64_t timeout)
 
 /* Run until DONE(l) holds.  Returns 0, -EDEADLK on a stall, or a poller
  * error. */
+struct acx__deferred {
+    struct acx__deferred *next;
+    uint64_t due; /* the round after which it is freed */
+    void *p;
+};
+
+int acx__defer_free(acx_loop *l, void *p)
+{
+    struct acx__deferred *d = malloc(sizeof *d);
+    if (d == NULL) {
+        free(p);
+        return -ENOMEM;
+    }
+    /* a task readied before now runs in the current round or the next */
+    d->due = l->rounds + 2;
+    d->p = p;
+    d->next = l->deferred;
+    l->deferred = d;
+    return 0;
+}
+
+/* Free what is due (ALL: everything, the loop is ending). */
+static void loop_free_deferred(acx_loop *l, int all)
+{
+    for (struct acx__deferred **pp = &l->deferred, *d; (d = *pp) != NULL;) {
+        if (all || l->rounds >= d->due) {
+            *pp = d->next;
+            free(d->p);
+            free(d);
+        } else {
+            pp = &d->next;
+        }
+    }
+}
+
+/* Tasks that keep yielding must not starve I/O: while the ready queue
+ * never empties, the poller is still asked (without waiting) at least
+ * every ACX__POLL_EVERY_NS.  The clock is read only every 64 rounds, so
+ * a round costs a decrement; asyncio polls every iteration instead. */
+#define ACX__POLL_EVERY_NS 1000000
+static int loop_poll_due(acx_loop *l)
+{
+    if (l->poll_skip-- > 0)
+        return 0;
+    l->poll_skip = 63;
+    int64_t now = acx__now_ns();
+    if (l->last_poll == 0)
+        l->last_poll = now; /* the first look since the last poll */
+    if (now - l->last_poll < ACX__POLL_EVERY_NS)
+        return 0;
+    l->last_poll = now;
+    return 1;
+}
+
 static int loop_until(acx_loop *l, int (*done)(const acx_loop *))
 {
     for (;;) {
         loop_step();
+        l->rounds++;
+        if (__builtin_expect(l->deferred != NULL, 0))
+            loop_free_deferred(l, 0);
         loop_take_posts(l);
         loop_check_stop(l);
         if (done(l))
@@ -273,6 +345,12 @@ static int loop_until(acx_loop *l, int (*done)(const acx_loop *))
                 return n;
             loop_take_posts(l);
             loop_check_stop(l);
+            l->poll_skip = 63;
+            l->last_poll = 0; /* just polled: the clock is read later */
+        } else if (__builtin_expect(loop_poll_due(l), 0)) {
+            int n = acx__poll_wait(&l->poll, 0);
+            if (n < 0)
+                return n;
         }
         loop_expire(l);
     }
@@ -309,6 +387,8 @@ static void loop_teardown(acx_loop *l)
     while (l->ntasks > 0)
         acx__task_destroy(l->tasks[--l->ntasks]);
     free(l->tasks);
+    loop_free_deferred(l, 1);
+    acx__calls_drop(l); /* calls that never ran: their handles */
     acx__heap_free(&l->timers);
     for (uint32_t i = 0; i < l->xcap; i++)
         if (l->xv[i] != NULL) {
@@ -343,7 +423,7 @@ static acx_loop *loop_new(int *err)
 int acx_run(acx_coro *main)
 {
     if (main == NULL)
-        return -EINVAL;
+        return -ENOMEM; /* acx_run(f()): f's frame could not be allocated */
     if (acx__loop_cur != NULL) {
         acx_coro_free(main); /* consumed */
         return -EBUSY;

@@ -124,6 +124,8 @@ static int watch_for(acx_sock *s, uint32_t dir)
 
 int acx__sock_park(acx_sock *s, acx__sockwait *w, uint32_t dir)
 {
+    if (s->closed)
+        return -EBADF;
     int err = watch_for(s, dir);
     if (err)
         return err;
@@ -359,12 +361,21 @@ int acx_sock_close(acx_sock *s)
     wake_all(s, -EBADF);
     /* The poller is touched only from its own loop; a loop that has ended
      * took its epoll instance (and our registration) with it. */
-    if (acx__io_active(&s->io) && s->loop == acx__loop_cur)
+    int own = s->loop != NULL && s->loop == acx__loop_cur;
+    if (acx__io_active(&s->io) && own)
         acx__io_remove(&s->loop->poll, &s->io);
     if (s->reserve >= 0)
         close(s->reserve);
     int err = close(s->io.fd) < 0 && errno != EINTR ? -errno : 0;
-    free(s);
+    /* A task woken by readiness that has not run yet will still look at
+     * S: it finds it closed (-EBADF) rather than freed, and S goes two
+     * rounds of the ready queue later, when every such task has run. */
+    s->io.fd = -1;
+    s->closed = 1;
+    if (own)
+        acx__defer_free(s->loop, s);
+    else
+        free(s);
     return err;
 }
 

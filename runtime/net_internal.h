@@ -37,6 +37,8 @@ struct acx_sock {
     unsigned long dropped; /* connections dropped for lack of fds */
     int nonsock;         /* a pipe, FIFO, tty...: read(2)/write(2), not
                           * recv/send (pipe.c) */
+    int closed;          /* acx_sock_close ran: fd is -1, the memory goes
+                          * soon (a woken task may still look at it) */
 };
 
 /* A new socket object for the open non-blocking FD (NULL: no memory). */

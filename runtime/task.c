@@ -85,7 +85,9 @@ static acx_task *spawn(acx_coro *coro, acx__spawn_site *site,
     acx_loop *l = acx__loop_cur;
     if (coro == NULL || l == NULL) {
         acx_coro_free(coro); /* consumed, even on failure */
-        errno = EINVAL;
+        /* A NULL coroutine is what `f(...)` returns when its frame cannot
+         * be allocated: acx_spawn(f(...)) reports that. */
+        errno = l == NULL ? EINVAL : ENOMEM;
         return NULL;
     }
     acx_task *t = acx__coro_task(coro);

@@ -181,8 +181,8 @@ done
 # Every option `acxc --help` lists is in acxc(1).
 groff -man -Tascii -P-cbou docs/man/acxc.1 2>/dev/null > "$work/acxc.txt"
 for opt in $("$acxc" --help | grep -o -- '^  -[^ ,]*\|, -[-a-zA-Z]*\|^  --[a-z-]*' |
-             sed 's/^[ ,]*//; s/,$//; s/=.*//' | sort -u); do
-    check "acxc(1) documents $opt" grep -q -- "$opt" "$work/acxc.txt"
+             sed 's/^[ ,]*//; s/,$//; s/=.*//; s/\[.*//' | sort -u); do
+    check "acxc(1) documents $opt" grep -qF -- "$opt" "$work/acxc.txt"
 done
 
 # ---- e) uninstall

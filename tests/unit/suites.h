@@ -25,6 +25,9 @@ int acx_test_add_bqueue(void);
 int acx_test_add_pipe(void);
 int acx_test_add_proc(void);
 int acx_test_add_aio(void);
+int acx_test_add_stream(void);
+int acx_test_add_procpool(void);
+int acx_test_add_pool(void);
 
 static const struct acx_test_suite acx_test_suites[] = {
     {"lexer", acx_test_add_lexer},
@@ -45,6 +48,9 @@ static const struct acx_test_suite acx_test_suites[] = {
     {"pipe", acx_test_add_pipe},
     {"proc", acx_test_add_proc},
     {"aio", acx_test_add_aio},
+    {"stream", acx_test_add_stream},
+    {"procpool", acx_test_add_procpool},
+    {"pool", acx_test_add_pool},
     {0, 0},
 };
 
