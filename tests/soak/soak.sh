@@ -37,11 +37,16 @@ else
     wait "$spid"; src=$?
     [ $src -eq 0 ] || { echo "soak: FAIL: the server exited with $src"; rc=1; }
 fi
-sleep 0.2
-left=0
-for p in $desc; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
-[ "$left" -eq 0 ] || { echo "soak: FAIL: $left process(es) of the server outlived it"; rc=1; }
-echo "soak: the server's descendants at the end: $(echo $desc | wc -w), none left after it; its last words:"
+# they notice the server's exit on their own: give them 5 s
+i=0
+while :; do
+    left=""
+    for p in $desc; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+    [ -z "$left" ] || [ $i -ge 50 ] && break
+    sleep 0.1; i=$((i + 1))
+done
+[ -z "$left" ] || { echo "soak: FAIL: process(es) of the server outlived it by 5 s:"; ps -o pid,ppid,stat,comm -p $left; rc=1; }
+echo "soak: the server's descendants at the end: $(echo $desc | wc -w), gone $((i * 100)) ms after it; its last words:"
 sed 's/^/  /' "$dir/server.err" | tr '\n' ' ' | fold -w 76 -s; echo
 echo "soak: $(uptime)"
 exit $rc
