@@ -19,6 +19,12 @@
  * timeout on any of them is a scope around the await (acx_timeout_begin,
  * acx_wait_for).
  *
+ * TCP connections (accepted from a TCP listener, or made by
+ * acx_sock_connect) have TCP_NODELAY set, as asyncio and Go do: a small
+ * write goes out at once instead of waiting behind Nagle's algorithm for
+ * the peer's delayed ACK (40 ms or more).  A program that batches its
+ * own writes can clear it with setsockopt on acx_sock_fd.
+ *
  * Threads: a socket belongs to the loop that first waits on it; every
  * call is for that loop's thread (creating one is fine from any thread
  * before a loop uses it).  Send never raises SIGPIPE (MSG_NOSIGNAL): a

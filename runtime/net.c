@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,12 @@ void acx__sock_unpark(acx_sock *s, acx__sockwait *w, int err)
 
 /* ---- making sockets ----------------------------------------------------- */
 
+void acx__sock_nodelay(int fd)
+{
+    int on = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
 acx_sock *acx__sock_new(int fd)
 {
     acx_sock *s = calloc(1, sizeof *s);
@@ -239,6 +246,7 @@ int acx_sock_listen(acx_sock **out, const struct sockaddr *addr,
     int err = adopt(out, fd);
     if (err)
         return err;
+    (*out)->tcp = addr->sa_family == AF_INET || addr->sa_family == AF_INET6;
     /* Without a spare the listener still works; EMFILE is then reported. */
     (*out)->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return 0;

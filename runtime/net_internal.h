@@ -34,12 +34,19 @@ struct acx_sock {
     unsigned char rd_empty; /* the last read of this stream came back
                              * short or EAGAIN: the next one waits for
                              * readiness instead of trying first */
+    unsigned char tcp;      /* TCP (IPv4/IPv6): connections get
+                             * TCP_NODELAY (a listener: its accepted ones) */
     unsigned long dropped; /* connections dropped for lack of fds */
     int nonsock;         /* a pipe, FIFO, tty...: read(2)/write(2), not
                           * recv/send (pipe.c) */
     int closed;          /* acx_sock_close ran: fd is -1, the memory goes
                           * soon (a woken task may still look at it) */
 };
+
+/* Turn Nagle's algorithm off on the TCP connection FD, as asyncio and Go
+ * do: a second small write must not wait for the peer's delayed ACK
+ * (40 ms or more).  Failure is harmless and ignored. */
+void acx__sock_nodelay(int fd);
 
 /* A new socket object for the open non-blocking FD (NULL: no memory). */
 acx_sock *acx__sock_new(int fd);

@@ -107,6 +107,10 @@ static ssize_t try_accept(struct netop *o)
                 return -ENOMEM;
             }
             c->stream = 1;
+            if (o->s->tcp) {
+                acx__sock_nodelay((int)fd);
+                c->tcp = 1;
+            }
             *o->out = c;
             return 0;
         }
@@ -190,6 +194,10 @@ static ssize_t connect_start(struct netop *o)
         return -ENOMEM;
     }
     o->s->stream = 1;
+    if (a->sa_family == AF_INET || a->sa_family == AF_INET6) {
+        acx__sock_nodelay(fd);
+        o->s->tcp = 1;
+    }
     size_t len = 0;
     int r = connect(fd, a, o->alen);
     /* An injected EINTR stands for a real one: after the kernel started */
