@@ -330,6 +330,13 @@ void acx__executor_abandon(acx_executor *ex);
 
 /* ---- the loop --------------------------------------------------------- */
 
+/* A node of the loop's list of memory to free later (acx__defer_free). */
+typedef struct acx__deferred {
+    struct acx__deferred *next;
+    uint64_t due; /* the round after which it is freed */
+    void *p;
+} acx__deferred;
+
 struct acx_loop {
     acx__heap timers;  /* (the ready FIFO is acx__readyq, in acx_abi.h) */
     acx_task **tasks; /* registry of live tasks, for teardown */
@@ -348,7 +355,7 @@ struct acx_loop {
     int stalled;              /* a stall was reported */
     struct acx__sigs *sigs;   /* Unix signals (unixsig.c), or NULL */
     uint64_t rounds;          /* rounds of the ready queue run so far */
-    struct acx__deferred *deferred; /* memory freed two rounds later */
+    acx__deferred *deferred;  /* memory freed two rounds later */
     uint32_t poll_skip;       /* rounds until the next look at the clock
                                * for an I/O check while tasks are ready */
     int64_t last_poll;        /* when the poller was last asked */
@@ -356,10 +363,10 @@ struct acx_loop {
 
 /* Free P (with free) once every task ready now has run: two rounds of the
  * ready queue later, or when the loop ends.  For objects that a task
- * already woken but not yet run may still look at (a closed socket).
- * Returns 0, or -ENOMEM (P is then freed at once: the caller's risk is
- * only as before).  Loop thread. */
-int acx__defer_free(acx_loop *l, void *p);
+ * already woken but not yet run may still look at (a closed socket).  D
+ * is the list node, inside P itself, so deferring cannot fail.  Loop
+ * thread. */
+void acx__defer_free(acx_loop *l, acx__deferred *d, void *p);
 
 #define ACX__CLOSED ((acx__post *)(uintptr_t)1)
 

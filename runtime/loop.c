@@ -271,35 +271,22 @@ static int loop_stalled(acx_loop *l, int64_t timeout)
 
 /* Run until DONE(l) holds.  Returns 0, -EDEADLK on a stall, or a poller
  * error. */
-struct acx__deferred {
-    struct acx__deferred *next;
-    uint64_t due; /* the round after which it is freed */
-    void *p;
-};
-
-int acx__defer_free(acx_loop *l, void *p)
+void acx__defer_free(acx_loop *l, acx__deferred *d, void *p)
 {
-    struct acx__deferred *d = malloc(sizeof *d);
-    if (d == NULL) {
-        free(p);
-        return -ENOMEM;
-    }
     /* a task readied before now runs in the current round or the next */
     d->due = l->rounds + 2;
     d->p = p;
     d->next = l->deferred;
     l->deferred = d;
-    return 0;
 }
 
 /* Free what is due (ALL: everything, the loop is ending). */
 static void loop_free_deferred(acx_loop *l, int all)
 {
-    for (struct acx__deferred **pp = &l->deferred, *d; (d = *pp) != NULL;) {
+    for (acx__deferred **pp = &l->deferred, *d; (d = *pp) != NULL;) {
         if (all || l->rounds >= d->due) {
             *pp = d->next;
-            free(d->p);
-            free(d);
+            free(d->p); /* D is inside it */
         } else {
             pp = &d->next;
         }

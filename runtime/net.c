@@ -381,7 +381,7 @@ int acx_sock_close(acx_sock *s)
     s->io.fd = -1;
     s->closed = 1;
     if (own)
-        acx__defer_free(s->loop, s);
+        acx__defer_free(s->loop, &s->defer, s);
     else
         free(s);
     return err;

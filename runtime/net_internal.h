@@ -27,7 +27,11 @@ struct acx_sock {
                           * parked waiters need (cleared lazily) */
     acx_loop *loop;      /* whose poller holds io, once it was added */
     acx__waitlist rd;    /* parked on IN: accept, read, recvfrom */
-    acx__waitlist wr;    /* parked on OUT: write, sendto, connect */
+    union {
+        acx__waitlist wr; /* parked on OUT: write, sendto, connect */
+        acx__deferred defer; /* once closed (wr then empty and unused):
+                              * the node that frees the socket */
+    };
     int reserve;         /* a listener's spare descriptor, or -1 */
     unsigned char stream;   /* a byte stream (SOCK_STREAM): a short read
                              * means the kernel's buffer was emptied */
@@ -40,7 +44,8 @@ struct acx_sock {
     int nonsock;         /* a pipe, FIFO, tty...: read(2)/write(2), not
                           * recv/send (pipe.c) */
     int closed;          /* acx_sock_close ran: fd is -1, the memory goes
-                          * soon (a woken task may still look at it) */
+                          * soon (a woken task may still look at it, but
+                          * only at io.fd and the flags) */
 };
 
 /* Turn Nagle's algorithm off on the TCP connection FD, as asyncio and Go
