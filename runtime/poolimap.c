@@ -38,6 +38,18 @@ struct acx_pool_iter {
     int ended;             /* -ENODATA returned: no longer registered */
 };
 
+/* Append C to IT's list (under IT's lock), which holds a reference. */
+static void list_append(acx_pool_iter *it, struct pool_chunk *c)
+{
+    atomic_fetch_add(&c->refs, 1);
+    c->next = NULL;
+    if (it->tail)
+        it->tail->next = c;
+    else
+        it->head = c;
+    it->tail = c;
+}
+
 static void it_chunk_done(struct pool_owner *o, struct pool_chunk *c,
                           int status)
 {
@@ -46,15 +58,8 @@ static void it_chunk_done(struct pool_owner *o, struct pool_chunk *c,
     c->status = status;
     if (!it->unordered)
         c->done = 1;
-    else if (!it->closed) {
-        atomic_fetch_add(&c->refs, 1); /* the FIFO's */
-        c->next = NULL;
-        if (it->tail)
-            it->tail->next = c;
-        else
-            it->head = c;
-        it->tail = c;
-    }
+    else if (!it->closed)
+        list_append(it, c); /* unordered: the completion FIFO */
     pthread_cond_broadcast(&it->cv);
     pthread_mutex_unlock(&it->mu);
 }
@@ -142,15 +147,8 @@ static void refill(acx_pool_iter *it)
             return;
         pthread_mutex_lock(&it->mu);
         it->window++;
-        if (!it->unordered) {
-            atomic_fetch_add(&c->refs, 1); /* the list's */
-            c->next = NULL;
-            if (it->tail)
-                it->tail->next = c;
-            else
-                it->head = c;
-            it->tail = c;
-        }
+        if (!it->unordered)
+            list_append(it, c); /* ordered: the list in input order */
         pthread_mutex_unlock(&it->mu);
         acx__pool_chunk_send(c);
     }
