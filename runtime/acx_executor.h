@@ -118,8 +118,13 @@ typedef struct acx_executor_opts {
  * yields its CPU between looks), so that the next small task starts
  * within a microsecond or two; sleeping workers are woken one at a time,
  * and only while the queued work outgrows the awake ones, so idle workers
- * cost a burst nothing.  NULL with errno (EINVAL: a negative max_workers;
- * ENOMEM).  Any thread. */
+ * cost a burst nothing.  A backlog wakes workers only up to the number
+ * of CPUs the process may use (more only take turns on them); workers
+ * found blocked in a task for 0.5-1 ms (sleeps, I/O) do not count, so
+ * blocking work still gets up to max_workers threads.  A worker may take
+ * a few items of a long queue at once, but an idle worker takes over
+ * those that wait behind a task that blocks.  NULL with errno (EINVAL: a
+ * negative max_workers; ENOMEM).  Any thread. */
 acx_executor *acx_executor_new(const acx_executor_opts *opts);
 
 /* Queue FN(ARG) and return its future (one reference, for the caller:

@@ -328,6 +328,17 @@ int acx__executor_join(acx_executor *ex, int64_t ms);
  * their own; EX must then never be freed. */
 void acx__executor_abandon(acx_executor *ex);
 
+/* Tests: let EX's backlog wake at most N awake workers (normally the
+ * CPUs the process may use), so that the stall watch can be tested on
+ * any machine. */
+void acx__executor_set_cpus(acx_executor *ex, int n);
+
+/* Tests: whether batches are guarded by membarrier(2) (1) or by full
+ * fences on both sides (0, as without membarrier); ON 0 switches to the
+ * fences, 1 back (if membarrier works), -1 only asks.  Only while no
+ * executor runs a batch. */
+int acx__executor_membarrier(int on);
+
 /* ---- the loop --------------------------------------------------------- */
 
 /* A node of the loop's list of memory to free later (acx__defer_free). */
