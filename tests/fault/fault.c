@@ -67,6 +67,7 @@ static const struct scenario pscens[] = {
     {"pool-thr", scen_pool_thr, SCEN_POOL_WANT},
     {"exec-api", scen_exec_api, SCEN_EXECAPI_WANT},
     {"procawait", scen_procawait, SCEN_PROCAWAIT_WANT},
+    {"procterm", scen_procterm, 1},
 };
 enum { NPSCEN = sizeof pscens / sizeof pscens[0] };
 static const struct scenario *const procpool_scen = &pscens[0];
@@ -597,8 +598,14 @@ static void test_procpool_new_fork_fails(void)
     acx_procpool_free(p);
     CU_ASSERT_EQUAL(procpool_scen->run(), procpool_scen->want);
 
+    if (count_threads() != 1) {
+        /* (TSan runs a thread of its own: the zygote would then be
+         * re-executed, not forked, and share no fork rule) */
+        printf("\n    the zygote's fork: not tried, %d threads run",
+               count_threads());
+        return;
+    }
     acx_procpool_zygote_stop();
-    CU_ASSERT_EQUAL(count_threads(), 1);
     base = base_mark();
     fault_fail_nth(FAULT_FORK, 1, EAGAIN);
     errno = 0;
@@ -632,25 +639,27 @@ static void test_pools_worker_fork_always_fails(void)
     }
 }
 
-/* Coroutines await a process pool's futures; the loop's wake-up write
- * for a completion fails at every point, once and twice in a row (the
- * runtime tries three times): the awaiting task still gets its result.
- * (The executor's run_in_executor path: test_wake_write_every_point.) */
+/* Coroutines await a process pool's futures, or run_in_executor and
+ * to_thread; the loop's wake-up write for a completion fails at every
+ * point, once and twice in a row (the runtime tries three times): the
+ * awaiting task still gets its result. */
 static void test_procawait_wake_write_every_point(void)
 {
-    for (long span = 1; span <= 2; span++) {
-        warm_up(procawait_scen);
-        long n;
-        for (n = 1; n < MAX_POINTS; n++) {
-            fault_reset();
-            fault_fail_span(FAULT_WAKE_WRITE, n, span, EIO);
-            if (run_checked(procawait_scen, FAULT_WAKE_WRITE, EIO, n, 1) == 0)
-                break;
+    const struct scenario *sc[2] = {procawait_scen, executor_scen};
+    for (int i = 0; i < 2; i++)
+        for (long span = 1; span <= 2; span++) {
+            warm_up(sc[i]);
+            long n;
+            for (n = 1; n < MAX_POINTS; n++) {
+                fault_reset();
+                fault_fail_span(FAULT_WAKE_WRITE, n, span, EIO);
+                if (run_checked(sc[i], FAULT_WAKE_WRITE, EIO, n, 1) == 0)
+                    break;
+            }
+            printf("\n    %-9s %ld wake-ups failed in turn, %ld in a row",
+                   sc[i]->name, n - 1, span);
+            CU_ASSERT(n > 1);
         }
-        printf("\n    %ld wake-ups failed in turn, %ld in a row", n - 1,
-               span);
-        CU_ASSERT(n > 1);
-    }
 }
 
 static int w_square(const void *in, size_t n, acx_buf *out)
@@ -771,7 +780,7 @@ static int add_tests(void)
                      test_procpool_new_fork_fails) ||
         !CU_add_test(s, "process pools: every worker fork fails",
                      test_pools_worker_fork_always_fails) ||
-        !CU_add_test(s, "procpool futures awaited: wake-up write n fails",
+        !CU_add_test(s, "awaited pool futures: wake-up write n fails",
                      test_procawait_wake_write_every_point) ||
         !CU_add_test(s, "procpool shutdown: its wake-up writes fail",
                      test_procpool_shutdown_wake_fails) ||

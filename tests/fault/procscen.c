@@ -202,6 +202,46 @@ int scen_prockill(void)
     return err ? err : sum;
 }
 
+/* terminate in the middle of the work: it returns, every future is done
+ * (its result, -ECANCELED while queued, -EOWNERDEAD while running), the
+ * workers are gone and a later submit is refused.  Result: 1. */
+static int w_slow(const void *in, size_t n, acx_buf *out)
+{
+    nanosleep(&(struct timespec){0, 2000000}, NULL);
+    return w_square(in, n, out);
+}
+
+int scen_procterm(void)
+{
+    acx_procpool_opts o = {.max_workers = 2};
+    acx_procpool *p = acx_procpool_new(&o);
+    if (p == NULL)
+        return -errno;
+    int err = 0, sum = 0;
+    acx_future *f[6];
+    for (int i = 0; i < 6; i++)
+        if ((f[i] = pp_submit(p, i ? w_slow : w_square, 3)) == NULL)
+            note(&err, -errno);
+    if (f[0] != NULL) /* a worker is up: terminate kills something */
+        note(&err, pp_collect(f[0], &sum));
+    if (acx_procpool_terminate(p) != 0 || acx_procpool_workers(p) != 0)
+        err = -ENOTRECOVERABLE;
+    for (int i = 1; i < 6; i++) {
+        if (f[i] == NULL)
+            continue;
+        int e = acx_future_done(f[i]) ? pp_collect(f[i], &sum) : -EPROTO;
+        if (e != -ECANCELED && e != -EOWNERDEAD)
+            note(&err, e);
+        acx_future_unref(f[i]);
+    }
+    acx_future_unref(f[0]);
+    fault_disarm(); /* (submit allocates before it looks at the pool) */
+    if (pp_submit(p, w_square, 1) != NULL || errno != ESHUTDOWN)
+        err = -ENOTRECOVERABLE;
+    acx_procpool_free(p);
+    return err ? err : sum % 9 == 0 ? 1 : -EPROTO;
+}
+
 /* ---- multiprocessing.Pool: apply, map, imap ------------------------------ */
 
 static int pool_run(int kind)

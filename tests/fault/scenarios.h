@@ -40,6 +40,7 @@ int scen_procawait(void); /* coroutines await a process pool's futures */
 int scen_procpool(void);  /* process pool: submit, result, map */
 int scen_procinit(void);  /* the same, with an initializer */
 int scen_prockill(void);  /* one task's worker dies: only it fails */
+int scen_procterm(void);  /* terminate mid-work: 1 when all is in order */
 int scen_pool_proc(void); /* Pool: apply, map, imap; processes */
 int scen_pool_thr(void);  /* ... threads */
 int scen_exec_api(void);  /* executor: submit, wait, as_completed, map */
