@@ -71,6 +71,7 @@ static const struct scenario pscens[] = {
 };
 enum { NPSCEN = sizeof pscens / sizeof pscens[0] };
 static const struct scenario *const procpool_scen = &pscens[0];
+static const struct scenario *const pool_proc_scen = &pscens[2];
 static const struct scenario *const procawait_scen = &pscens[5];
 static const struct scenario prockill_scen = {"prockill", scen_prockill,
                                               SCEN_PROCKILL_WANT};
@@ -700,6 +701,28 @@ static void test_procpool_shutdown_wake_fails(void)
     CU_ASSERT(settled(base, &now));
 }
 
+/* A process pool's workers read their requests in 5-byte pieces, and
+ * the n-th read (of any worker, counted across processes) is
+ * interrupted, for every n: retried; every result arrives. */
+static void test_procpool_worker_read_eintr(void)
+{
+    const struct scenario *sc[2] = {procpool_scen, pool_proc_scen};
+    for (int i = 0; i < 2; i++) {
+        warm_up(sc[i]);
+        long n;
+        for (n = 1; n < MAX_POINTS; n++) {
+            fault_reset();
+            fault_fail_nth(FAULT_READ, n, EINTR);
+            fault_short(FAULT_READ, 5);
+            if (run_checked(sc[i], FAULT_READ, EINTR, n, 1) == 0)
+                break;
+        }
+        printf("\n    %-9s %4ld worker reads interrupted in turn",
+               sc[i]->name, n - 1);
+        CU_ASSERT(n > 20); /* its requests, 5 bytes a read */
+    }
+}
+
 /* The procpool test hook: a seeded third of the parent's socket calls
  * fail with EINTR (EAGAIN for send), each transfer cut short. */
 static unsigned pp_seed;
@@ -718,8 +741,8 @@ static int pp_fault(const char *call, size_t *len)
 }
 
 /* A worker killed in the middle of its task while faults hit elsewhere:
- * every wake-up write fails, epoll waits and socket calls are
- * interrupted, transfers cut short.  Only that task fails (-EOWNERDEAD,
+ * the first five wake-up writes fail, epoll waits, the parent's socket
+ * calls and the workers' reads are interrupted, transfers cut short.  Only that task fails (-EOWNERDEAD,
  * "killed by signal 9"); the others' results all arrive. */
 static void test_prockill_under_faults(void)
 {
@@ -727,14 +750,17 @@ static void test_prockill_under_faults(void)
     warm_up(k);
     for (unsigned seed = 1; seed <= 6; seed++) {
         fault_reset();
-        if (seed % 3 != 2)
-            fault_fail_from(FAULT_WAKE_WRITE, 1, EIO);
+        if (seed % 3 != 2) /* shutdown's three tries, two pokes */
+            fault_fail_span(FAULT_WAKE_WRITE, 1, 5, EIO);
         if (seed % 3 != 0)
             fault_fail_random(FAULT_EPOLL_WAIT, 0.3, seed, EINTR);
+        fault_fail_random(FAULT_READ, 0.3, seed, EINTR); /* the workers' */
+        fault_short(FAULT_READ, 7);
         pp_seed = seed;
         acx__procpool_fault = seed % 2 ? pp_fault : NULL;
-        run_checked(k, FAULT_WAKE_WRITE, EIO, seed, 1);
+        long reads = run_checked(k, FAULT_READ, EINTR, seed, 1);
         acx__procpool_fault = NULL;
+        CU_ASSERT(reads > 0); /* the workers' reads were interrupted */
     }
     /* and with the first worker fork failing too: the task goes to a
      * worker that did start, or a later one */
@@ -784,6 +810,8 @@ static int add_tests(void)
                      test_procawait_wake_write_every_point) ||
         !CU_add_test(s, "procpool shutdown: its wake-up writes fail",
                      test_procpool_shutdown_wake_fails) ||
+        !CU_add_test(s, "process pool workers: read n EINTR, every n, short",
+                     test_procpool_worker_read_eintr) ||
         !CU_add_test(s, "a worker killed mid-task, under faults",
                      test_prockill_under_faults))
         return -1;

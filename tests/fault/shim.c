@@ -71,19 +71,30 @@ struct rule {
     _Atomic long calls, injected;
 };
 
-/* Every rule is this process's own, but fork's: a process pool's forks
- * happen in its zygote and forkservers, copies of this program forked
- * from it, so fork's rule and counters live in a MAP_SHARED page that
- * those copies share (they must be forked after the constructor below:
- * fault.c starts the zygote first thing in main).  Its calls are then
- * counted across the process tree, in the order they happen. */
+/* The rules of fork, read and write live in a MAP_SHARED page that the
+ * copies of this program forked from it share: a process pool's zygote,
+ * forkservers and workers (they must be forked after the constructor
+ * below: fault.c starts the zygote first thing in main).  So the forks
+ * that the zygote and forkservers make, and the reads and writes of
+ * workers on their sockets, can be failed too; those calls are counted
+ * across the process tree, in the order they happen.  The other rules
+ * (allocation above all: a worker's would make the parent's count
+ * useless) stay each process's own. */
 static struct rule local_rules[FAULT_NCALLS];
-static struct rule *shared_fork = &local_rules[FAULT_FORK];
+static struct rule *shared; /* [0] fork, [1] read, [2] write */
 static int trace_injections; /* set before main, read-only after */
 
 static struct rule *rule_of(enum fault_call c)
 {
-    return c == FAULT_FORK ? shared_fork : &local_rules[c];
+    if (shared != NULL) {
+        switch (c) {
+        case FAULT_FORK: return &shared[0];
+        case FAULT_READ: return &shared[1];
+        case FAULT_WRITE: return &shared[2];
+        default: break;
+        }
+    }
+    return &local_rules[c];
 }
 
 /* Priority 101: before libacx's constructors (a re-executed zygote's
@@ -92,10 +103,10 @@ __attribute__((constructor(101))) static void shim_config(void)
 {
     const char *e = getenv("FAULT_BACKTRACE");
     trace_injections = e != NULL && *e != '\0' && *e != '0';
-    void *m = mmap(NULL, sizeof *shared_fork, PROT_READ | PROT_WRITE,
+    void *m = mmap(NULL, 3 * sizeof *shared, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m != MAP_FAILED)
-        shared_fork = m; /* zeroed: MODE_OFF */
+        shared = m; /* zeroed: MODE_OFF */
 }
 static _Atomic long live_allocs;
 

@@ -9,10 +9,12 @@
  * the test's thread; the counters are atomic (executor workers allocate
  * too).
  *
- * fork's rule is shared with the copies of this program forked from it
- * (a process pool's zygote, forkservers and workers: shim.c): FAULT_FORK
- * counts and fails the forks those make, the forkserver's fork of a
- * worker included.  The other rules stay this process's own.
+ * The rules of fork, read and write are shared with the copies of this
+ * program forked from it (a process pool's zygote, forkservers and
+ * workers: shim.c): FAULT_FORK counts and fails the forks those make,
+ * the forkserver's fork of a worker included, and FAULT_READ/FAULT_WRITE
+ * a worker's reads and writes on its socket.  The other rules stay this
+ * process's own.
  */
 #ifndef ACX_FAULT_SHIM_H
 #define ACX_FAULT_SHIM_H
