@@ -83,6 +83,8 @@ struct acx_procpool {
      * that a fork failing for good (EAGAIN: RLIMIT_NPROC) is not retried
      * in a loop; the queued work runs on the workers there are. */
     int spawn_held;
+    int spawn_failing; /* the last answer was SPAWN_FAILED: probe with one
+                        * spawn at a time until one works */
     int self_free; /* freed from a done callback: the manager frees it */
     pthread_t mgr;
     acx_procpool_opts o;
@@ -342,7 +344,7 @@ static void spawn_needed(acx_procpool *p, struct ptask **fin)
     if (p->terminating || p->broken || p->spawn_held)
         return;
     size_t avail = 0;
-    int active = 0, free_slot = -1;
+    int active = 0, free_slot = -1, pending = 0;
     for (int i = 0; i < p->nslots; i++) {
         struct pworker *w = &p->w[i];
         if (w->st == W_FREE) {
@@ -350,12 +352,15 @@ static void spawn_needed(acx_procpool *p, struct ptask **fin)
                 free_slot = i;
             continue;
         }
+        pending += w->pid == 0;
         if (w->closing)
             continue;
         active++;
         if (w->cur == NULL || w->cur->f == NULL)
             avail++;
     }
+    if (p->spawn_failing && pending > 0)
+        return; /* one probe at a time: wait for its answer */
     while (p->queued > avail && active < p->max && free_slot >= 0) {
         int err = spawn_one(p, &p->w[free_slot]);
         if (err < 0) {
@@ -363,6 +368,8 @@ static void spawn_needed(acx_procpool *p, struct ptask **fin)
                 fail_queue(p, err, fin);
             return;
         }
+        if (p->spawn_failing)
+            return;
         active++;
         avail++;
         int next = -1;
@@ -546,6 +553,7 @@ static void spawn_failed(acx_procpool *p, struct pworker *w, int err,
     task_free(w->cur); /* its initializer's request, or nothing */
     w->cur = NULL;
     worker_gone(p, w, -1, fin);
+    p->spawn_failing = 1;
     if (live_count(p) > 0) {
         p->spawn_held = 1;
     } else {
@@ -587,6 +595,7 @@ static void fs_read(acx_procpool *p, struct ptask **fin)
         }
         struct pworker *w = &p->w[m.id];
         if (m.type == ACX__FS_SPAWNED) {
+            p->spawn_failing = 0;
             w->pid = m.pid;
             w->pidfd = fd;
             if (p->terminating)

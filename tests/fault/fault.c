@@ -640,6 +640,44 @@ static void test_pools_worker_fork_always_fails(void)
     }
 }
 
+static int w_nap(const void *in, size_t n, acx_buf *out)
+{
+    nanosleep(&(struct timespec){0, 3000000}, NULL);
+    return acx_buf_append(out, in, n);
+}
+
+/* Worker forks fail for good after the first worker (EAGAIN, as at
+ * RLIMIT_NPROC): the work runs on that one, and the pool does not fork
+ * in a loop meanwhile: it tries again only when a task finishes or a
+ * worker exits, one fork at a time until one works. */
+static void test_procpool_no_fork_loop(void)
+{
+    struct mark base = base_mark(), now;
+    fault_reset();
+    fault_fail_from(FAULT_FORK, 3, EAGAIN); /* 1 forkserver, 2 worker */
+    acx_procpool_opts o = {.max_workers = 4};
+    acx_procpool *p = acx_procpool_new(&o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    enum { N = 8 };
+    acx_future *f[N];
+    for (int i = 0; i < N; i++) {
+        f[i] = acx_procpool_submit(p, w_nap, "z", 1);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT_EQUAL(acx_future_wait(f[i], 10000), 0);
+        acx_future_unref(f[i]);
+    }
+    long calls = fault_calls(FAULT_FORK);
+    CU_ASSERT(fault_injected(FAULT_FORK) >= 1);
+    /* the first round (max_workers forks), then one probe a task */
+    CU_ASSERT(calls <= 1 + o.max_workers + N);
+    printf("\n    %ld forks tried for %d tasks of 3 ms", calls, N);
+    acx_procpool_free(p);
+    fault_reset();
+    CU_ASSERT(settled(base, &now));
+}
+
 /* Coroutines await a process pool's futures, or run_in_executor and
  * to_thread; the loop's wake-up write for a completion fails at every
  * point, once and twice in a row (the runtime tries three times): the
@@ -806,6 +844,8 @@ static int add_tests(void)
                      test_procpool_new_fork_fails) ||
         !CU_add_test(s, "process pools: every worker fork fails",
                      test_pools_worker_fork_always_fails) ||
+        !CU_add_test(s, "process pool: worker forks fail, no fork loop",
+                     test_procpool_no_fork_loop) ||
         !CU_add_test(s, "awaited pool futures: wake-up write n fails",
                      test_procawait_wake_write_every_point) ||
         !CU_add_test(s, "procpool shutdown: its wake-up writes fail",
