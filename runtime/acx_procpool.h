@@ -160,7 +160,7 @@ acx_procpool *acx_procpool_new(const acx_procpool_opts *opts);
  * -EAGAIN...) rather than waiting for one: the pool is not broken, the
  * next submit tries again.  A worker that cannot be forked while others
  * run leaves the work to them; no other is tried until one of them
- * finishes a task or exits.  Once sent to a worker a future is running:
+ * finishes a task or exits, and then one at a time until a fork works.  Once sent to a worker a future is running:
  * acx_future_cancel then returns -EBUSY and the task goes on (the
  * worker cannot see the stop flag).  Any thread, and from done
  * callbacks of P's futures (they run on P's own thread). */
