@@ -136,7 +136,8 @@ FAULT_WRAP := malloc calloc realloc aligned_alloc strdup free epoll_wait \
               epoll_pwait2 read write accept4 eventfd close fork
 FAULT      := $(BUILD)/tests/fault_tests
 FAULT_OBJ  := $(BUILD)/tests/fault/fault.o $(BUILD)/tests/fault/shim.o \
-              $(BUILD)/tests/fault/scenarios.acx.o
+              $(BUILD)/tests/fault/scenarios.acx.o \
+              $(BUILD)/tests/fault/procscen.o
 $(BUILD)/tests/fault/%.o: tests/fault/%.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iruntime -MMD -c -o $@ $<

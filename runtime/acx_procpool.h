@@ -138,9 +138,11 @@ int acx_procpool_zygote_method(void);
 
 /* Create a pool (OPTS NULL: defaults).  No worker starts until work is
  * submitted; a new worker starts when work is queued and none is idle,
- * up to max_workers.  Starts the zygote if needed.  NULL with errno
- * (EINVAL: a negative max_workers or a NULL initarg with a length;
- * ENOMEM; EMFILE; EAGAIN: no process could be started).  Any thread. */
+ * up to max_workers.  Starts the zygote if needed, and the pool's
+ * forkserver, which it waits for (one fork).  NULL with errno (EINVAL: a
+ * negative max_workers or a NULL initarg with a length; ENOMEM; EMFILE;
+ * EAGAIN: the zygote or the forkserver could not be forked), leaving
+ * nothing behind.  Any thread. */
 acx_procpool *acx_procpool_new(const acx_procpool_opts *opts);
 
 /* Queue FN on a copy of the N bytes at IN and return its future (one
@@ -152,9 +154,13 @@ acx_procpool *acx_procpool_new(const acx_procpool_opts *opts);
  * is broken (EOWNERDEAD: a worker died in its initializer; EPIPE: the
  * pool's forkserver died).  The future fails with: FN's error; -ENOENT
  * when FN is missing in the worker (a later dlopen); -EOWNERDEAD when
- * its worker died running it; -ECANCELED; or, when no worker can be
- * started and none is left, the reason (-EMFILE, -EAGAIN...) rather
- * than waiting for one.  Once sent to a worker a future is running:
+ * its worker died running it; -ENOMEM when this process had no memory
+ * for its result (the worker goes on); -ECANCELED; or, when no worker
+ * can be started (fork fails) and none is left, the reason (-EMFILE,
+ * -EAGAIN...) rather than waiting for one: the pool is not broken, the
+ * next submit tries again.  A worker that cannot be forked while others
+ * run leaves the work to them; no other is tried until one of them
+ * finishes a task or exits, and then one at a time until a fork works.  Once sent to a worker a future is running:
  * acx_future_cancel then returns -EBUSY and the task goes on (the
  * worker cannot see the stop flag).  Any thread, and from done
  * callbacks of P's futures (they run on P's own thread). */

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,9 @@ struct pworker {
     size_t rh_got;
     struct acx__proc_result *res; /* the reply being read */
     size_t res_got;
+    int discard;    /* its bytes are read and dropped: no memory for them,
+                     * or the reply to an initializer (only the status
+                     * counts) */
 };
 
 struct acx_procpool {
@@ -74,6 +78,13 @@ struct acx_procpool {
     struct pworker *w;
     int nslots, max, seq;
     int shutdown, terminating, broken, mgr_done, joined;
+    /* A worker could not be forked while others live: start no more
+     * until one of those finishes a task or exits (then try again), so
+     * that a fork failing for good (EAGAIN: RLIMIT_NPROC) is not retried
+     * in a loop; the queued work runs on the workers there are. */
+    int spawn_held;
+    int spawn_failing; /* the last answer was SPAWN_FAILED: probe with one
+                        * spawn at a time until one works */
     int self_free; /* freed from a done callback: the manager frees it */
     pthread_t mgr;
     acx_procpool_opts o;
@@ -105,6 +116,8 @@ static void task_free(struct ptask *t)
 void acx__proc_result_free(void *r)
 {
     struct acx__proc_result *pr = r;
+    if (pr == NULL)
+        return;
     free(pr->buf.data);
     free(pr);
 }
@@ -328,10 +341,10 @@ static void spawn_needed(acx_procpool *p, struct ptask **fin)
 {
     /* after a shutdown too: queued work still runs, and a worker that
      * crashed or was recycled meanwhile needs a successor */
-    if (p->terminating || p->broken)
+    if (p->terminating || p->broken || p->spawn_held)
         return;
     size_t avail = 0;
-    int active = 0, free_slot = -1;
+    int active = 0, free_slot = -1, pending = 0;
     for (int i = 0; i < p->nslots; i++) {
         struct pworker *w = &p->w[i];
         if (w->st == W_FREE) {
@@ -339,12 +352,15 @@ static void spawn_needed(acx_procpool *p, struct ptask **fin)
                 free_slot = i;
             continue;
         }
+        pending += w->pid == 0;
         if (w->closing)
             continue;
         active++;
         if (w->cur == NULL || w->cur->f == NULL)
             avail++;
     }
+    if (p->spawn_failing && pending > 0)
+        return; /* one probe at a time: wait for its answer */
     while (p->queued > avail && active < p->max && free_slot >= 0) {
         int err = spawn_one(p, &p->w[free_slot]);
         if (err < 0) {
@@ -352,6 +368,8 @@ static void spawn_needed(acx_procpool *p, struct ptask **fin)
                 fail_queue(p, err, fin);
             return;
         }
+        if (p->spawn_failing)
+            return;
         active++;
         avail++;
         int next = -1;
@@ -399,6 +417,8 @@ static void reply_done(acx_procpool *p, struct pworker *w,
     w->cur = NULL;
     w->res = NULL;
     w->rh_got = w->res_got = 0;
+    int nomem = w->discard && t != NULL && t->f != NULL;
+    w->discard = 0;
     if (t == NULL) { /* a reply to nothing: a confused worker */
         acx__proc_result_free(r);
         close_worker(w);
@@ -412,9 +432,16 @@ static void reply_done(acx_procpool *p, struct pworker *w,
             break_pool(p, w->rh.status, fin);
         return;
     }
-    r->buf.len = w->rh.len;
-    t->res = r;
-    fin_push(fin, t, w->rh.status);
+    if (nomem) {
+        /* the work's own error if it failed, else ours; the worker is
+         * fine and goes on */
+        fin_push(fin, t, w->rh.status < 0 ? w->rh.status : -ENOMEM);
+    } else {
+        r->buf.len = w->rh.len;
+        t->res = r;
+        fin_push(fin, t, w->rh.status);
+    }
+    p->spawn_held = 0; /* things changed: a spawn may work now */
     int64_t dt = mono_ns() - w->t_sent;
     p->task_ns = p->task_ns ? (p->task_ns * 7 + dt) / 8 : dt;
     if (p->o.max_tasks_per_worker &&
@@ -422,14 +449,39 @@ static void reply_done(acx_procpool *p, struct pworker *w,
         close_worker(w); /* recycled: a fresh one takes over */
 }
 
+/* A reply's header is in: make room for its bytes.  0 when they are to
+ * be dropped: an initializer's reply (only its status counts), or no
+ * memory (the task then fails with -ENOMEM; the worker is fine and the
+ * next reply is read as usual). */
+static int reply_alloc(struct pworker *w)
+{
+    if (w->cur != NULL && w->cur->f == NULL)
+        return 0;
+    w->res = result_new();
+    if (w->res == NULL)
+        return 0;
+    if ((w->res->buf.data = malloc(w->rh.len + 1)) == NULL) {
+        acx__proc_result_free(w->res);
+        w->res = NULL;
+        return 0;
+    }
+    w->res->buf.cap = w->rh.len + 1;
+    return 1;
+}
+
 /* Read what W sent: whole replies are finished, a partial one kept. */
 static void read_some(acx_procpool *p, struct pworker *w, struct ptask **fin)
 {
     while (!w->eof) {
         ssize_t n;
+        char scrap[4096];
         if (w->rh_got < sizeof w->rh) {
             n = pp_recv(w->fd, (char *)&w->rh + w->rh_got,
                         sizeof w->rh - w->rh_got);
+        } else if (w->discard) {
+            size_t left = w->rh.len - w->res_got;
+            n = pp_recv(w->fd, scrap, left < sizeof scrap ? left
+                                                           : sizeof scrap);
         } else {
             n = pp_recv(w->fd, (char *)w->res->buf.data + w->res_got,
                         w->rh.len - w->res_got);
@@ -447,24 +499,14 @@ static void read_some(acx_procpool *p, struct pworker *w, struct ptask **fin)
             w->rh_got += (size_t)n;
             if (w->rh_got < sizeof w->rh)
                 continue;
-            w->res = result_new();
-            if (w->res == NULL ||
-                (w->res->buf.data = malloc(w->rh.len + 1)) == NULL) {
-                /* No memory for the reply: drop the worker (it is killed
-                 * and the task fails with -EOWNERDEAD) */
-                if (w->pidfd >= 0)
-                    syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL,
-                            0);
-                w->eof = 1;
-                epoll_ctl(p->ep, EPOLL_CTL_DEL, w->fd, NULL);
-                return;
-            }
-            w->res->buf.cap = w->rh.len + 1;
+            if (!reply_alloc(w))
+                w->discard = 1;
         } else {
             w->res_got += (size_t)n;
         }
         if (w->res_got == w->rh.len) {
-            ((char *)w->res->buf.data)[w->rh.len] = '\0';
+            if (w->res != NULL)
+                ((char *)w->res->buf.data)[w->rh.len] = '\0';
             reply_done(p, w, fin);
         }
     }
@@ -500,6 +542,26 @@ static void worker_gone(acx_procpool *p, struct pworker *w, int wstatus,
     w->st = W_FREE;
 }
 
+/* The forkserver could not fork W (ERR: -EAGAIN, -ENOMEM...).  Not a
+ * broken pool: no initializer failed (W's pending init request goes with
+ * it).  With workers left, the queued work waits for them; with none,
+ * it fails with ERR rather than wait for a worker that may never come,
+ * and the next submit tries again. */
+static void spawn_failed(acx_procpool *p, struct pworker *w, int err,
+                         struct ptask **fin)
+{
+    task_free(w->cur); /* its initializer's request, or nothing */
+    w->cur = NULL;
+    worker_gone(p, w, -1, fin);
+    p->spawn_failing = 1;
+    if (live_count(p) > 0) {
+        p->spawn_held = 1;
+    } else {
+        p->spawn_held = 0;
+        fail_queue(p, err, fin);
+    }
+}
+
 static void kill_worker(struct pworker *w)
 {
     if (w->pidfd >= 0)
@@ -533,6 +595,7 @@ static void fs_read(acx_procpool *p, struct ptask **fin)
         }
         struct pworker *w = &p->w[m.id];
         if (m.type == ACX__FS_SPAWNED) {
+            p->spawn_failing = 0;
             w->pid = m.pid;
             w->pidfd = fd;
             if (p->terminating)
@@ -543,10 +606,9 @@ static void fs_read(acx_procpool *p, struct ptask **fin)
             close(fd);
         if (m.type == ACX__FS_EXITED) {
             worker_gone(p, w, m.val, fin);
+            p->spawn_held = 0;
         } else if (m.type == ACX__FS_SPAWN_FAILED) {
-            worker_gone(p, w, -1, fin);
-            if (live_count(p) == 0)
-                break_pool(p, -m.val, fin);
+            spawn_failed(p, w, m.val > 0 ? -m.val : -EAGAIN, fin);
         }
     }
 }
@@ -652,11 +714,17 @@ static void *manager(void *arg)
     return NULL;
 }
 
+/* EAGAIN: the counter is full, the manager is awake anyway.  Any other
+ * failure (none is known for an eventfd we hold) is retried a few times;
+ * who waits for the manager pokes it again while waiting (wait_done). */
 static void wake_manager(acx_procpool *p)
 {
     uint64_t one = 1;
-    if (write(p->evfd, &one, sizeof one) < 0) {
-        /* the counter is saturated: the manager is awake anyway */
+    for (int i = 0; i < 3; i++) {
+        if (write(p->evfd, &one, sizeof one) == (ssize_t)sizeof one ||
+            errno == EAGAIN)
+            return;
+        sched_yield();
     }
 }
 
@@ -735,7 +803,11 @@ acx_procpool *acx_procpool_new(const acx_procpool_opts *opts)
         p->o.initarg = p->initarg;
     }
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->done_cv, NULL);
+    pthread_condattr_t ca; /* wait_done's deadlines: monotonic */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->done_cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (err == 0)
         err = pool_setup(p);
     if (err < 0) {
@@ -814,12 +886,27 @@ static int on_manager(const acx_procpool *p)
     return pthread_equal(pthread_self(), p->mgr);
 }
 
-/* Wait for the manager to finish and join it (once). */
+/* Wait for the manager to finish and join it (once).  Every 100 ms
+ * without news it is woken again: a wake-up write that failed must not
+ * leave it asleep, and us with it. */
 static void wait_done(acx_procpool *p)
 {
     pthread_mutex_lock(&p->mu);
-    while (!p->mgr_done)
-        pthread_cond_wait(&p->done_cv, &p->mu);
+    while (!p->mgr_done) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_nsec += 100000000;
+        if (t.tv_nsec >= 1000000000) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000;
+        }
+        if (pthread_cond_timedwait(&p->done_cv, &p->mu, &t) == ETIMEDOUT &&
+            !p->mgr_done) {
+            pthread_mutex_unlock(&p->mu);
+            wake_manager(p);
+            pthread_mutex_lock(&p->mu);
+        }
+    }
     int join = !p->joined;
     p->joined = 1;
     pthread_mutex_unlock(&p->mu);

@@ -46,9 +46,11 @@ struct acx__pw_item {
 /* Forkserver messages.  SPAWN (parent -> fs, the worker's socket end
  * attached; NAME its process name); SPAWNED (fs -> parent: PID, a pidfd
  * attached when the kernel has them); SPAWN_FAILED (VAL: errno); EXITED
- * (VAL: the wait status). */
+ * (VAL: the wait status).  READY is a session's first message: from the
+ * forkserver once it runs (VAL 0), or from the zygote when it could not
+ * fork one (VAL: errno), so that making a pool fails with the reason. */
 enum { ACX__FS_SPAWN = 1, ACX__FS_SPAWNED, ACX__FS_SPAWN_FAILED,
-       ACX__FS_EXITED };
+       ACX__FS_EXITED, ACX__FS_READY };
 
 struct acx__fs_msg {
     uint32_t type;

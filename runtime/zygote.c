@@ -188,6 +188,9 @@ static void forkserver_main(int s)
     sigprocmask(SIG_BLOCK, &chld, NULL);
     signal(SIGCHLD, SIG_DFL);
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    struct acx__fs_msg ready = {.type = ACX__FS_READY,
+                                .val = sfd < 0 ? errno : 0};
+    acx__send_fd(s, &ready, sizeof ready, -1);
     if (sfd < 0)
         _exit(1);
     struct fs_child *kids = NULL;
@@ -277,6 +280,10 @@ static void zygote_main(int s)
             close(s);
             signal(SIGPIPE, SIG_DFL);
             forkserver_main(sess);
+        }
+        if (pid < 0) { /* the pool waits for a word: tell it why */
+            struct acx__fs_msg m = {.type = ACX__FS_READY, .val = errno};
+            acx__send_fd(sess, &m, sizeof m, -1);
         }
         close(sess);
     }
@@ -433,26 +440,51 @@ int acx_procpool_zygote_method(void)
     return m;
 }
 
+/* Under ZMU.  Hand the zygote the session SV[1] (closed here: from now
+ * on only the forkserver holds it, so its death is our EOF) and wait for
+ * the first word on SV[0]: 0 (a forkserver runs on it), the errno the
+ * zygote's fork failed with (negated), or -EPIPE when the zygote is gone
+ * (dead before or while it read the request). */
+static int session_open_locked(int sv[2])
+{
+    int err = acx__send_fd(zfd, "s", 1, sv[1]);
+    close(sv[1]);
+    sv[1] = -1;
+    if (err < 0)
+        return err == -ECONNRESET ? -EPIPE : err;
+    struct acx__fs_msg m;
+    int fd;
+    ssize_t r = acx__recv_fd(sv[0], &m, sizeof m, &fd);
+    if (fd >= 0)
+        close(fd);
+    if (r == (ssize_t)sizeof m && m.type == ACX__FS_READY)
+        return m.val > 0 ? -m.val : 0;
+    return r < 0 && r != -ECONNRESET ? (int)r : -EPIPE;
+}
+
 int acx__zygote_session(void)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return -errno;
     pthread_mutex_lock(&zmu);
-    int err = 0;
+    int err = 0, sv[2] = {-1, -1};
     for (int attempt = 0; attempt < 2; attempt++) {
         err = zygote_start_locked();
         if (err < 0)
             break;
-        err = acx__send_fd(zfd, "s", 1, sv[1]);
-        if (err != -EPIPE && err != -ECONNRESET)
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+            err = -errno;
             break;
+        }
+        err = session_open_locked(sv);
+        if (err != -EPIPE)
+            break;
+        close(sv[0]);
+        sv[0] = -1;
         zygote_stop_locked(); /* it died: reap it, start another */
     }
     pthread_mutex_unlock(&zmu);
-    close(sv[1]);
     if (err < 0) {
-        close(sv[0]);
+        if (sv[0] >= 0)
+            close(sv[0]);
         return err;
     }
     return sv[0];

@@ -16,6 +16,12 @@ enum {
     SCEN_ACCEPT_WANT = 1,
     SCEN_PIPE_KIB = 16,
     SCEN_PIPEIO_WANT = SCEN_PIPE_KIB,
+    /* procscen.c */
+    SCEN_PROC_WANT = 1 + 4 + 9 + 25 + 36 + 49 + 64,
+    SCEN_PROCKILL_WANT = 1 + 4 + 16 + 25 + 36, /* 3 * 3: its worker died */
+    SCEN_POOL_WANT = 1 + 4 + 9 + 16 + 25 + 36,
+    SCEN_EXECAPI_WANT = 1 + 4 + 9 + 16 + 25 + 36 + 49 + 64,
+    SCEN_PROCAWAIT_WANT = 1 + 4 + 9,
 };
 
 int scen_tasks(void);
@@ -27,5 +33,16 @@ int scen_timers(void);
 int scen_pipe(void);
 int scen_accept(void);  /* 1 + 10 * connections dropped */
 int scen_lost_wake(void); /* run with every eventfd write failing */
+int scen_procawait(void); /* coroutines await a process pool's futures */
+
+/* procscen.c: pools used from plain threads.  After the faulty part the
+ * same pool must serve again (-ENOTRECOVERABLE if not). */
+int scen_procpool(void);  /* process pool: submit, result, map */
+int scen_procinit(void);  /* the same, with an initializer */
+int scen_prockill(void);  /* one task's worker dies: only it fails */
+int scen_procterm(void);  /* terminate mid-work: 1 when all is in order */
+int scen_pool_proc(void); /* Pool: apply, map, imap; processes */
+int scen_pool_thr(void);  /* ... threads */
+int scen_exec_api(void);  /* executor: submit, wait, as_completed, map */
 
 #endif

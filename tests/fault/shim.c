@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -57,11 +58,12 @@ pid_t __wrap_fork(void);
 
 /* ---- rules and counters ----------------------------------------------------- */
 
-enum { MODE_OFF, MODE_NTH, MODE_FROM, MODE_RANDOM };
+enum { MODE_OFF, MODE_NTH, MODE_FROM, MODE_SPAN, MODE_RANDOM };
 
 struct rule {
     _Atomic int mode;
     _Atomic long n;          /* MODE_NTH / MODE_FROM: the call number */
+    _Atomic long span;       /* MODE_SPAN: calls n .. n + span - 1 */
     _Atomic int err;
     _Atomic uint32_t thresh; /* MODE_RANDOM: fail when hash < thresh */
     _Atomic uint32_t seed;
@@ -69,13 +71,42 @@ struct rule {
     _Atomic long calls, injected;
 };
 
-static struct rule rules[FAULT_NCALLS];
+/* The rules of fork, read and write live in a MAP_SHARED page that the
+ * copies of this program forked from it share: a process pool's zygote,
+ * forkservers and workers (they must be forked after the constructor
+ * below: fault.c starts the zygote first thing in main).  So the forks
+ * that the zygote and forkservers make, and the reads and writes of
+ * workers on their sockets, can be failed too; those calls are counted
+ * across the process tree, in the order they happen.  The other rules
+ * (allocation above all: a worker's would make the parent's count
+ * useless) stay each process's own. */
+static struct rule local_rules[FAULT_NCALLS];
+static struct rule *shared; /* [0] fork, [1] read, [2] write */
 static int trace_injections; /* set before main, read-only after */
 
-__attribute__((constructor)) static void shim_config(void)
+static struct rule *rule_of(enum fault_call c)
+{
+    if (shared != NULL) {
+        switch (c) {
+        case FAULT_FORK: return &shared[0];
+        case FAULT_READ: return &shared[1];
+        case FAULT_WRITE: return &shared[2];
+        default: break;
+        }
+    }
+    return &local_rules[c];
+}
+
+/* Priority 101: before libacx's constructors (a re-executed zygote's
+ * never returns), so that the page exists in every copy. */
+__attribute__((constructor(101))) static void shim_config(void)
 {
     const char *e = getenv("FAULT_BACKTRACE");
     trace_injections = e != NULL && *e != '\0' && *e != '0';
+    void *m = mmap(NULL, 3 * sizeof *shared, PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m != MAP_FAILED)
+        shared = m; /* zeroed: MODE_OFF */
 }
 static _Atomic long live_allocs;
 
@@ -97,20 +128,30 @@ const char *fault_name(enum fault_call c)
 void fault_reset(void)
 {
     for (int i = 0; i < FAULT_NCALLS; i++) {
-        atomic_store(&rules[i].mode, MODE_OFF);
-        atomic_store(&rules[i].short_max, 0);
-        atomic_store(&rules[i].calls, 0);
-        atomic_store(&rules[i].injected, 0);
+        struct rule *r = rule_of(i);
+        atomic_store(&r->mode, MODE_OFF);
+        atomic_store(&r->short_max, 0);
+        atomic_store(&r->calls, 0);
+        atomic_store(&r->injected, 0);
+    }
+}
+
+void fault_disarm(void)
+{
+    for (int i = 0; i < FAULT_NCALLS; i++) {
+        atomic_store(&rule_of(i)->mode, MODE_OFF);
+        atomic_store(&rule_of(i)->short_max, 0);
     }
 }
 
 static void set_rule(enum fault_call c, int mode, long n, int err)
 {
-    atomic_store(&rules[c].n, n);
-    atomic_store(&rules[c].err, err);
-    atomic_store(&rules[c].calls, 0);
-    atomic_store(&rules[c].injected, 0);
-    atomic_store(&rules[c].mode, mode);
+    struct rule *r = rule_of(c);
+    atomic_store(&r->n, n);
+    atomic_store(&r->err, err);
+    atomic_store(&r->calls, 0);
+    atomic_store(&r->injected, 0);
+    atomic_store(&r->mode, mode);
 }
 
 void fault_fail_nth(enum fault_call c, long n, int err)
@@ -123,27 +164,33 @@ void fault_fail_from(enum fault_call c, long n, int err)
     set_rule(c, MODE_FROM, n, err);
 }
 
+void fault_fail_span(enum fault_call c, long n, long len, int err)
+{
+    atomic_store(&rule_of(c)->span, len);
+    set_rule(c, MODE_SPAN, n, err);
+}
+
 void fault_fail_random(enum fault_call c, double p, unsigned seed, int err)
 {
     double t = p <= 0 ? 0 : p >= 1 ? 4294967295.0 : p * 4294967296.0;
-    atomic_store(&rules[c].thresh, (uint32_t)t);
-    atomic_store(&rules[c].seed, seed);
+    atomic_store(&rule_of(c)->thresh, (uint32_t)t);
+    atomic_store(&rule_of(c)->seed, seed);
     set_rule(c, MODE_RANDOM, 0, err);
 }
 
 void fault_short(enum fault_call c, size_t max)
 {
-    atomic_store(&rules[c].short_max, max);
+    atomic_store(&rule_of(c)->short_max, max);
 }
 
 long fault_calls(enum fault_call c)
 {
-    return atomic_load(&rules[c].calls);
+    return atomic_load(&rule_of(c)->calls);
 }
 
 long fault_injected(enum fault_call c)
 {
-    return atomic_load(&rules[c].injected);
+    return atomic_load(&rule_of(c)->injected);
 }
 
 long fault_live_allocs(void)
@@ -164,12 +211,16 @@ static uint32_t mix(uint32_t seed, long k)
 /* Count a call of C; 0 if it goes ahead, else the errno it fails with. */
 static int fault_hit(enum fault_call c)
 {
-    struct rule *r = &rules[c];
+    struct rule *r = rule_of(c);
     long k = atomic_fetch_add(&r->calls, 1) + 1;
     int fail;
     switch (atomic_load_explicit(&r->mode, memory_order_relaxed)) {
     case MODE_NTH: fail = k == atomic_load(&r->n); break;
     case MODE_FROM: fail = k >= atomic_load(&r->n); break;
+    case MODE_SPAN:
+        fail = k >= atomic_load(&r->n) &&
+               k < atomic_load(&r->n) + atomic_load(&r->span);
+        break;
     case MODE_RANDOM:
         fail = mix(atomic_load(&r->seed), k) < atomic_load(&r->thresh);
         break;
@@ -188,7 +239,7 @@ static int fault_hit(enum fault_call c)
 
 static size_t clip(enum fault_call c, size_t n)
 {
-    size_t m = atomic_load_explicit(&rules[c].short_max,
+    size_t m = atomic_load_explicit(&rule_of(c)->short_max,
                                     memory_order_relaxed);
     return m != 0 && n > m ? m : n;
 }

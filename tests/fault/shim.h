@@ -9,8 +9,12 @@
  * the test's thread; the counters are atomic (executor workers allocate
  * too).
  *
- * fork is wrapped already (FAULT_FORK) so that the process pool's tests
- * can make it fail once that module is in libacx.
+ * The rules of fork, read and write are shared with the copies of this
+ * program forked from it (a process pool's zygote, forkservers and
+ * workers: shim.c): FAULT_FORK counts and fails the forks those make,
+ * the forkserver's fork of a worker included, and FAULT_READ/FAULT_WRITE
+ * a worker's reads and writes on its socket.  The other rules stay this
+ * process's own.
  */
 #ifndef ACX_FAULT_SHIM_H
 #define ACX_FAULT_SHIM_H
@@ -33,10 +37,17 @@ enum fault_call {
  * kept: it is a running balance). */
 void fault_reset(void);
 
+/* Stop injecting (every rule off) but keep the counters: a scenario
+ * calls it once the faulty part is over, to check that the same pool then
+ * still serves. */
+void fault_disarm(void);
+
 /* The N-th call of C from now (1-based) fails with ERR (a positive errno);
  * EVERY: that call and all later ones. */
 void fault_fail_nth(enum fault_call c, long n, int err);
 void fault_fail_from(enum fault_call c, long n, int err);
+/* Calls N .. N + LEN - 1 of C fail with ERR (LEN in a row). */
+void fault_fail_span(enum fault_call c, long n, long len, int err);
 
 /* Each call of C fails with ERR with probability P, drawn from a
  * generator seeded with SEED (the same seed: the same calls fail). */
