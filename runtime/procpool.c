@@ -190,27 +190,32 @@ static void arm_out(acx_procpool *p, struct pworker *w, int on)
     w->out_armed = on;
 }
 
-/* The socket calls, through the test hook (acx__procpool_fault). */
+/* The test hook (acx__procpool_fault) on CALL: 0, or the errno to fail
+ * with.  Loaded atomically: a test may set it while a manager runs. */
+static int pp_fault(const char *call, size_t *n)
+{
+    int (*fault)(const char *, size_t *) =
+        __atomic_load_n(&acx__procpool_fault, __ATOMIC_ACQUIRE);
+    return fault != NULL ? fault(call, n) : 0;
+}
+
+/* The socket calls, through the test hook. */
 static ssize_t pp_send(int fd, const void *b, size_t n)
 {
-    if (acx__procpool_fault != NULL) {
-        int e = acx__procpool_fault("send", &n);
-        if (e != 0) {
-            errno = e;
-            return -1;
-        }
+    int e = pp_fault("send", &n);
+    if (e != 0) {
+        errno = e;
+        return -1;
     }
     return send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static ssize_t pp_recv(int fd, void *b, size_t n)
 {
-    if (acx__procpool_fault != NULL) {
-        int e = acx__procpool_fault("recv", &n);
-        if (e != 0) {
-            errno = e;
-            return -1;
-        }
+    int e = pp_fault("recv", &n);
+    if (e != 0) {
+        errno = e;
+        return -1;
     }
     return recv(fd, b, n, MSG_DONTWAIT);
 }
@@ -412,12 +417,10 @@ static void fs_arm_out(acx_procpool *p, int on)
 /* One KILL to the forkserver, through the test hook ("kill"). */
 static int fs_send_kill(acx_procpool *p, const struct acx__fs_msg *m)
 {
-    if (acx__procpool_fault != NULL) {
-        size_t n = sizeof *m;
-        int e = acx__procpool_fault("kill", &n);
-        if (e != 0)
-            return -e;
-    }
+    size_t n = sizeof *m;
+    int e = pp_fault("kill", &n);
+    if (e != 0)
+        return -e;
     return acx__send_fd(p->fs, m, sizeof *m, -1);
 }
 
