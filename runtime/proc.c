@@ -302,7 +302,10 @@ static struct pwatch *watch_start(pid_t pid, int *err)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int e = pthread_create(&w->th, &at, watch_main, w);
+    size_t none = 0; /* the test hook may fail it (EAGAIN: no threads) */
+    int e = acx__net_fault != NULL ? acx__net_fault("thread", &none) : 0;
+    if (e == 0)
+        e = pthread_create(&w->th, &at, watch_main, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&at);
     if (e != 0) {
