@@ -440,4 +440,24 @@ void acx__dump_report(acx_loop *l);
 /* Report a stall of L on the report stream: every suspended task. */
 void acx__stall_report(acx_loop *l);
 
+/* ---- pidfds, or not (proc.c; used by zygote.c and procpool.c) --------- */
+
+/* pidfd_open(PID): a pidfd, or -errno; -ENOSYS once pidfds are known not
+ * to work here (the first ENOSYS, or EPERM from a seccomp filter, is
+ * remembered for the life of the process: one probe, not one failing
+ * syscall per child) or while the fallback is forced. */
+int acx__pidfd_open(pid_t pid);
+
+/* 1 when new children must be watched without pidfds: they are known
+ * not to work, or the fallback is forced.  Any thread. */
+int acx__pidfd_off(void);
+
+/* Test hook: ON nonzero makes every later spawn (and every process pool
+ * worker reported from now on) use the no-pidfd paths, as on a kernel
+ * before 5.3 or under valgrind; 0 restores the probe.  A function rather
+ * than an environment variable so that one test binary runs the same
+ * tests both ways, and a child already spawned keeps the watch it got.
+ * Any thread. */
+void acx__proc_force_nopidfd(int on);
+
 #endif

@@ -246,8 +246,9 @@ int acx_sock_waiters(const acx_sock *s, int *readers, int *writers);
  *
  * When set, net.c calls it before each socket system call it makes with
  * the call's name ("recv", "send", "accept", "connect", "recvfrom",
- * "sendto"; "read" and "write" on a pipe) and the length about to be passed (in *LEN: lower it to force
- * a short transfer).  A nonzero return is taken as the call failing with
+ * "sendto"; "read" and "write" on a pipe; "thread" for the watcher
+ * thread of a child spawned without pidfds, proc.c) and the length about
+ * to be passed (in *LEN: lower it to force a short transfer).  A nonzero return is taken as the call failing with
  * that errno, so tests inject EINTR and EAGAIN where the kernel rarely
  * gives them.  Loop thread; not for production use. */
 extern int (*acx__net_fault)(const char *call, size_t *len);

@@ -10,7 +10,13 @@
  * with 127).  Its exit is watched through a pidfd (pidfd_open) in the
  * loop's poller: no SIGCHLD handler, no waitpid blocking the loop, and
  * signals go through pidfd_send_signal, so a pid reused after the child
- * was reaped can never be hit.  Every descriptor the parent keeps is
+ * was reaped can never be hit.  Where pidfds do not work (Linux before
+ * 5.3, valgrind, a seccomp filter; found out once per process) every
+ * call below works the same with one thread per running child instead
+ * (asyncio's ThreadedChildWatcher): it waits in waitid(WNOWAIT), which
+ * leaves the child unreaped, and wakes the loop through an eventfd;
+ * signals are then kill(pid), made under the same lock as the reap, so
+ * a reused pid is never hit either.  Every descriptor the parent keeps is
  * close-on-exec (a child spawned by another thread at the same moment
  * inherits none of them); each standard stream of the child can be
  * inherited, a pipe (an acx_sock of acx_net.h, read and written with
@@ -72,9 +78,10 @@ typedef struct acx_proc_opts {
  * OPTS (NULL: inherit everything).  Stores the process in *OUT (NULL on
  * failure).  Returns 0, -EINVAL (OUT or ARGV NULL, an empty ARGV, a bad
  * mode, ACX_PROC_STDOUT for stdin or stdout), -ENOENT (no such program,
- * or OPTS->cwd missing), -EACCES, -ENOEXEC, -E2BIG, -EMFILE, -ENOMEM, the
- * errno of pidfd_open (-ENOSYS before Linux 5.3; the child is then killed
- * and reaped).  Any thread. */
+ * or OPTS->cwd missing), -EACCES, -ENOEXEC, -E2BIG, -EMFILE, -ENOMEM, or
+ * when the exit watch cannot be made (pidfd_open's error, or without
+ * pidfds the eventfd's or the watcher thread's: -EMFILE, -EAGAIN) that
+ * error, the child then killed and reaped.  Any thread. */
 int acx_proc_spawn(acx_proc **out, char *const argv[],
                    const acx_proc_opts *opts);
 
@@ -84,7 +91,9 @@ int acx_proc_spawn_shell(acx_proc **out, const char *cmd,
                          const acx_proc_opts *opts);
 
 /* The child's pid and the pidfd that watches it (still owned by P), or
- * -1 for NULL.  Any thread. */
+ * -1 for NULL.  acx_proc_pidfd is -ENOSYS for a child watched by a
+ * thread (no pidfds here), -1 for one gone before it could be watched.
+ * Any thread. */
 pid_t acx_proc_pid(const acx_proc *p);
 int acx_proc_pidfd(const acx_proc *p);
 
@@ -123,14 +132,17 @@ int acx_proc_poll(acx_proc *p);
  * else reaped the child: a waitpid(-1) elsewhere, or SIGCHLD set to
  * SIG_IGN, with which the kernel reaps children itself; a child that
  * was gone before its pidfd could be opened has acx_proc_pidfd -1 and
- * waits say -ECHILD at once).  Several tasks may wait on one process.
+ * waits say -ECHILD at once).  Without pidfds, SIGCHLD ignored, a kill
+ * made between the kernel's reap and the watcher seeing it could reach
+ * a reused pid: do not ignore SIGCHLD there.  Several tasks may wait on one process.
  * Loop thread. */
 ACX_ASYNC_DECL(int, acx_proc_wait, (acx_proc * p, int *rc));
 
 /* Send SIG (send_signal), SIGTERM (terminate) or SIGKILL (kill) through
- * the pidfd: the pid cannot have been reused.  Returns 0, -EINVAL (P
- * NULL, a bad signal), -ESRCH when the child has been reaped already,
- * -EPERM.  A child that exited but is not reaped yet takes the signal
+ * the pidfd (without pidfds: kill(pid) under the lock that orders it
+ * against the reap): the pid cannot have been reused.  Returns 0,
+ * -EINVAL (P NULL, a bad signal), -ESRCH when the child has been reaped
+ * already, -EPERM.  A child that exited but is not reaped yet takes the signal
  * without effect (returns 0).  Any thread. */
 int acx_proc_send_signal(acx_proc *p, int sig);
 int acx_proc_terminate(acx_proc *p);
@@ -188,8 +200,9 @@ ACX_ASYNC_DECL(int, acx_proc_run,
  * running acx_proc_communicate).  A child that has exited is reaped.  One
  * still running is not waited for: with ACX_PROC_KILL_ON_FREE it is
  * killed first; either way it is reaped in the background when it exits
- * (by a helper thread that watches such pidfds, started on first need),
- * so it never stays a zombie and its pid stays ours until then.  NULL is
+ * (by a helper thread that watches such pidfds, started on first need;
+ * without pidfds by its own watcher thread, which then ends), so it never
+ * stays a zombie and its pid stays ours until then.  NULL is
  * a no-op.  Loop thread (of the loop P was used in), or any thread when
  * no loop used it. */
 void acx_proc_free(acx_proc *p);

@@ -285,12 +285,13 @@ void acx_procpool_map_free(acx_procpool_map *m);
 /* ---- test hook (internal) -------------------------------------------------
  *
  * When set, the pool calls it before each transfer on a worker's socket
- * with the call's name ("send", "recv" in this process; "read", "write"
+ * with the call's name ("send", "recv" in this process, and "kill" for a
+ * kill request to the forkserver when there is no pidfd; "read", "write"
  * in a worker, which sees the hook if its zygote was forked after it was
  * set) and the length about to be passed (in *LEN: lower it to force a
  * short transfer).  A nonzero return is taken as the call failing with
- * that errno (EINTR, or EAGAIN for "send"), so tests reach the paths the
- * kernel rarely takes.  Any thread; not for production use. */
+ * that errno (EINTR, or EAGAIN for "send" and "kill"), so tests reach
+ * the paths the kernel rarely takes.  Any thread; not for production use. */
 extern int (*acx__procpool_fault)(const char *call, size_t *len);
 
 #endif

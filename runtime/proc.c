@@ -8,6 +8,16 @@
  * readable: one task on three socket wait lists), then on the pidfd; its
  * progress (input written, output read) lives in the process object, so an
  * interrupted communicate loses nothing.
+ *
+ * Without pidfds (Linux before 5.3, valgrind, a seccomp filter that
+ * refuses pidfd_open) each running child gets a watcher thread instead,
+ * as asyncio's ThreadedChildWatcher: it blocks in waitid(P_PID, pid,
+ * WEXITED | WNOWAIT), which leaves the child a zombie, then makes an
+ * eventfd readable, and the loop watches that eventfd where it would
+ * watch the pidfd.  The zombie keeps the pid ours until we reap it, and
+ * the reap and every kill(pid) happen under one mutex, so a signal can
+ * never reach a reused pid.  A child freed while running is reaped by
+ * its own watcher (no shared reaper thread needed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,10 +26,12 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,10 +48,13 @@ struct obuf {
     size_t len, cap;
 };
 
+struct pwatch;
+
 struct acx_proc {
     pid_t pid;
     int rc;            /* ACX_PROC_RUNNING until reaped */
-    acx_sock *exitw;   /* owns the pidfd */
+    acx_sock *exitw;   /* owns the pidfd, or the watcher's eventfd */
+    struct pwatch *watch; /* the watcher thread (no pidfd), or NULL */
     acx_sock *io[3];   /* parent ends: stdin, stdout, stderr */
     unsigned flags;
     size_t limit;      /* output_limit, SIZE_MAX for none */
@@ -47,9 +62,39 @@ struct acx_proc {
     struct obuf ob[3]; /* communicate: [1] stdout, [2] stderr */
 };
 
-static int sys_pidfd_open(pid_t pid)
+/* ---- do pidfds work here? ------------------------------------------------ */
+
+static int pidfd_state;  /* 0 not known yet, 1 they work, -1 they do not */
+static int pidfd_forced; /* acx__proc_force_nopidfd */
+
+int acx__pidfd_off(void)
 {
-    return (int)syscall(SYS_pidfd_open, pid, 0);
+    return __atomic_load_n(&pidfd_forced, __ATOMIC_RELAXED) ||
+           __atomic_load_n(&pidfd_state, __ATOMIC_RELAXED) < 0;
+}
+
+void acx__proc_force_nopidfd(int on)
+{
+    __atomic_store_n(&pidfd_forced, on != 0, __ATOMIC_RELAXED);
+}
+
+int acx__pidfd_open(pid_t pid)
+{
+    if (acx__pidfd_off())
+        return -ENOSYS;
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        __atomic_store_n(&pidfd_state, 1, __ATOMIC_RELAXED);
+        return fd;
+    }
+    int err = errno;
+    /* pidfd_open has no EPERM of its own: that is a seccomp filter
+     * (older container runtimes) refusing a syscall it does not know */
+    if (err == ENOSYS || err == EPERM) {
+        __atomic_store_n(&pidfd_state, -1, __ATOMIC_RELAXED);
+        return -ENOSYS;
+    }
+    return -err;
 }
 
 static int sys_pidfd_send_signal(int pidfd, int sig)
@@ -63,6 +108,12 @@ static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
 static int reaper_ep = -1;
 static int reaper_err;
 static atomic_int orphans;
+
+/* Popen.returncode from a waitid result. */
+static int si_returncode(const siginfo_t *si)
+{
+    return si->si_code == CLD_EXITED ? si->si_status : -si->si_status;
+}
 
 /* Reap the child of PIDFD if it has exited: 1 reaped (or gone: someone
  * else reaped it), 0 running, with its returncode in *RC. */
@@ -79,7 +130,7 @@ static int reap_pidfd(int pidfd, int *rc)
     }
     if (si.si_pid == 0)
         return 0;
-    *rc = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+    *rc = si_returncode(&si);
     return 1;
 }
 
@@ -151,6 +202,184 @@ int acx_proc_orphans(void)
     return atomic_load(&orphans);
 }
 
+/* ---- the watcher thread: a child's exit without a pidfd ------------------ */
+
+enum { PW_RUNNING, PW_EXITED, PW_ORPHAN };
+
+struct pwatch {
+    pthread_mutex_t mu; /* held across every kill and the reap */
+    pid_t pid;
+    int efd;     /* the eventfd, owned by the process's exitw */
+    int state;   /* PW_*, under MU: whom the watcher tells of the exit */
+    int reaped;  /* under MU: reaped, or reaped by someone else */
+    int joined;  /* the owner joined the thread (owner only) */
+    pthread_t th;
+};
+
+/* Under W->mu: reap W's child if it has exited: 1 with *RC, 0 running,
+ * -ECHILD when someone else reaped it. */
+static int watch_reap_locked(struct pwatch *w, int *rc)
+{
+    siginfo_t si;
+    int r;
+    do {
+        si.si_pid = 0;
+        r = waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        w->reaped = 1; /* not ours any more: no kill may follow */
+        return -errno;
+    }
+    if (si.si_pid == 0)
+        return 0;
+    w->reaped = 1;
+    *rc = si_returncode(&si);
+    return 1;
+}
+
+static void watch_destroy(struct pwatch *w)
+{
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+static void *watch_main(void *arg)
+{
+    struct pwatch *w = arg;
+    siginfo_t si;
+    /* WNOWAIT: the child stays a zombie, so its pid stays ours until the
+     * reap under MU; a kill(pid) under MU cannot reach another process */
+    int r;
+    while ((r = waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOWAIT)) < 0 &&
+           errno == EINTR)
+        ;
+    pthread_mutex_lock(&w->mu);
+    if (r < 0)
+        w->reaped = 1; /* ECHILD: reaped by someone else, maybe reused */
+    if (w->state == PW_ORPHAN) { /* freed while running: we reap it */
+        int rc;
+        if (!w->reaped)
+            (void)watch_reap_locked(w, &rc);
+        pthread_mutex_unlock(&w->mu);
+        watch_destroy(w);
+        atomic_fetch_sub(&orphans, 1);
+        return NULL;
+    }
+    w->state = PW_EXITED;
+    uint64_t one = 1; /* the eventfd stays readable: the loop's wake-up */
+    if (write(w->efd, &one, sizeof one) < 0) {
+        /* cannot fail: the counter only ever goes to 1 */
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Watch PID with a new thread: the watch (its eventfd in ->efd), or NULL
+ * with *ERR. */
+static struct pwatch *watch_start(pid_t pid, int *err)
+{
+    struct pwatch *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    w->pid = pid;
+    w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w->efd < 0) {
+        *err = -errno;
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    /* it only waits: a small stack (one per running child) */
+    size_t stack = 64 * 1024;
+    if (stack < (size_t)PTHREAD_STACK_MIN)
+        stack = (size_t)PTHREAD_STACK_MIN;
+    pthread_attr_setstacksize(&at, stack);
+    /* it takes no signals: they belong to the program's threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    size_t none = 0; /* the test hook may fail it (EAGAIN: no threads) */
+    int e = acx__net_fault != NULL ? acx__net_fault("thread", &none) : 0;
+    if (e == 0)
+        e = pthread_create(&w->th, &at, watch_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
+    if (e != 0) {
+        *err = -e;
+        close(w->efd);
+        watch_destroy(w);
+        return NULL;
+    }
+    pthread_setname_np(w->th, "acxwatch");
+    return w;
+}
+
+/* The owner's reap: 1 (*RC set), 0 running, -ECHILD.  The watcher is
+ * joined before the reap: once the pid is free, no thread of ours waits
+ * on it (a new child could get the same pid). */
+static int watch_reap(struct pwatch *w, int *rc)
+{
+    if (!w->joined) {
+        pthread_mutex_lock(&w->mu);
+        int exited = w->state == PW_EXITED;
+        pthread_mutex_unlock(&w->mu);
+        if (!exited) {
+            /* exited, and the watcher has not said so yet?  Look without
+             * reaping: poll must see an exit as soon as the pidfd would */
+            siginfo_t si;
+            int r;
+            do {
+                si.si_pid = 0;
+                r = waitid(P_PID, (id_t)w->pid, &si,
+                           WEXITED | WNOHANG | WNOWAIT);
+            } while (r < 0 && errno == EINTR);
+            if (r == 0 && si.si_pid == 0)
+                return 0; /* running */
+        }
+        /* it has exited (or is gone): the watcher's waitid returns too */
+        pthread_join(w->th, NULL);
+        w->joined = 1;
+    }
+    pthread_mutex_lock(&w->mu);
+    int r = w->reaped ? -ECHILD : watch_reap_locked(w, rc);
+    pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+static int watch_signal(struct pwatch *w, int sig)
+{
+    pthread_mutex_lock(&w->mu);
+    int r = w->reaped ? -ESRCH : kill(w->pid, sig) < 0 ? -errno : 0;
+    pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+/* The owner lets go of W's child, which may still run (SIGKILLed first
+ * if KILL_IT): its watcher reaps it when it exits.  W's eventfd is the
+ * caller's to close (the watcher will not touch it again). */
+static void watch_orphan(struct pwatch *w, int kill_it)
+{
+    pthread_mutex_lock(&w->mu);
+    if (kill_it && !w->reaped)
+        kill(w->pid, SIGKILL);
+    if (w->state == PW_RUNNING) {
+        w->state = PW_ORPHAN;
+        atomic_fetch_add(&orphans, 1);
+        pthread_t th = w->th; /* W may be gone once unlocked */
+        pthread_mutex_unlock(&w->mu);
+        pthread_detach(th);
+        return;
+    }
+    pthread_mutex_unlock(&w->mu);
+    int rc; /* it exited meanwhile: reap it here */
+    (void)watch_reap(w, &rc);
+    watch_destroy(w);
+}
+
 /* ---- spawning ----------------------------------------------------------- */
 
 /* The file actions for child stream TARGET per MODE/FD.  Descriptors to
@@ -220,8 +449,9 @@ static int spawn_attrs(posix_spawnattr_t *at, unsigned flags)
     return -err;
 }
 
-static acx_proc *proc_new(pid_t pid, int pidfd, const int parent[3],
-                          const acx_proc_opts *o)
+/* PIDFD: the pidfd, or W's eventfd, or -1 for none. */
+static acx_proc *proc_new(pid_t pid, int pidfd, struct pwatch *w,
+                          const int parent[3], const acx_proc_opts *o)
 {
     acx_proc *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -242,6 +472,7 @@ static acx_proc *proc_new(pid_t pid, int pidfd, const int parent[3],
         return NULL;
     }
     p->pid = pid;
+    p->watch = w;
     p->rc = ACX_PROC_RUNNING;
     p->flags = o->flags;
     p->limit = o->output_limit ? o->output_limit : SIZE_MAX;
@@ -299,18 +530,30 @@ int acx_proc_spawn(acx_proc **out, char *const argv[],
     for (int i = 0; i < ntmp; i++) /* the child has its copies */
         close(tmp[i]);
     int pidfd = -1;
-    if (!err && (pidfd = sys_pidfd_open(pid)) < 0 && errno != ESRCH) {
-        err = -errno;
-        discard_child(pid);
+    struct pwatch *w = NULL;
+    if (!err && (pidfd = acx__pidfd_open(pid)) == -ENOSYS) {
+        /* no pidfds here: a watcher thread, its eventfd in their place */
+        if ((w = watch_start(pid, &err)) == NULL)
+            discard_child(pid);
+        pidfd = w ? w->efd : -1;
+    } else if (!err && pidfd < 0) {
+        if (pidfd != -ESRCH) {
+            err = pidfd;
+            discard_child(pid);
+        }
+        pidfd = -1;
     }
     /* ESRCH: the child has exited already and the kernel reaped it
      * (SIGCHLD ignored, or SA_NOCLDWAIT): a process with no pidfd, whose
      * wait says -ECHILD.  (Its pid may be reused by now: only a pidfd
      * may be trusted, and there is none.) */
     acx_proc *p = NULL;
-    if (!err && (p = proc_new(pid, pidfd, parent, o)) == NULL) {
+    if (!err && (p = proc_new(pid, pidfd, w, parent, o)) == NULL) {
         err = -ENOMEM;
-        if (pidfd >= 0) {
+        if (w != NULL) {
+            watch_orphan(w, 1); /* killed; its watcher reaps it */
+            close(pidfd);
+        } else if (pidfd >= 0) {
             close(pidfd);
             discard_child(pid);
         }
@@ -346,7 +589,11 @@ pid_t acx_proc_pid(const acx_proc *p)
 
 int acx_proc_pidfd(const acx_proc *p)
 {
-    return p ? acx_sock_fd(p->exitw) : -1;
+    if (p == NULL)
+        return -1;
+    if (p->watch != NULL)
+        return -ENOSYS; /* its exitw is the watcher's eventfd */
+    return acx_sock_fd(p->exitw);
 }
 
 acx_sock *acx_proc_stdin(const acx_proc *p)
@@ -395,6 +642,8 @@ static int proc_reap(acx_proc *p)
 {
     if (p->rc != ACX_PROC_RUNNING)
         return 1;
+    if (p->watch != NULL)
+        return watch_reap(p->watch, &p->rc);
     if (p->exitw == NULL)
         return -ECHILD; /* reaped by the kernel before we could watch it */
     return reap_pidfd(acx_sock_fd(p->exitw), &p->rc);
@@ -412,6 +661,8 @@ int acx_proc_send_signal(acx_proc *p, int sig)
 {
     if (p == NULL || sig < 0 || sig >= NSIG)
         return -EINVAL;
+    if (p->watch != NULL) /* kill(pid), ordered against the reap */
+        return watch_signal(p->watch, sig);
     if (p->rc != ACX_PROC_RUNNING || p->exitw == NULL)
         return -ESRCH; /* reaped: nothing is there to signal */
     return sys_pidfd_send_signal(acx_sock_fd(p->exitw), sig) < 0 ? -errno
@@ -444,7 +695,12 @@ void acx_proc_free(acx_proc *p)
         return;
     for (int i = 0; i < 3; i++)
         close_stream(p, i);
-    if (proc_reap(p) == 0) { /* still running */
+    if (p->watch != NULL) {
+        if (proc_reap(p) == 0) /* still running: its watcher reaps it */
+            watch_orphan(p->watch, p->flags & ACX_PROC_KILL_ON_FREE);
+        else
+            watch_destroy(p->watch); /* joined by the reap */
+    } else if (proc_reap(p) == 0) { /* still running */
         int fd = fcntl(acx_sock_fd(p->exitw), F_DUPFD_CLOEXEC, 3);
         if (p->flags & ACX_PROC_KILL_ON_FREE)
             sys_pidfd_send_signal(acx_sock_fd(p->exitw), SIGKILL);

@@ -14,6 +14,12 @@
  * A worker's slot is freed only when its forkserver reports it reaped:
  * a reply still in its socket is read first, then a task it was running
  * fails with -EOWNERDEAD and the wait status as the reason.
+ *
+ * Workers are killed through the pidfd the forkserver sends with each.
+ * Without one (Linux before 5.3, valgrind) we never kill(pid): the
+ * forkserver may have reaped the worker, and the pid be someone else's,
+ * before its report reaches us.  The forkserver, which alone reaps, kills
+ * it for us (ACX__FS_KILL).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,6 +62,7 @@ struct pworker {
     int inited;     /* its initializer replied (or there is none) */
     int closing;    /* no more work: its socket is shut for writing */
     int eof, out_armed;
+    int kill_pending; /* no pidfd: a KILL for the forkserver not sent yet */
     unsigned ntasks;
     int64_t t_sent; /* when CUR was handed to it (CLOCK_MONOTONIC ns) */
     struct ptask *cur;
@@ -73,6 +80,7 @@ struct acx_procpool {
     pthread_mutex_t mu;
     pthread_cond_t done_cv;
     int ep, evfd, fs;
+    int fs_out; /* EPOLLOUT armed on FS: KILL messages wait to be sent */
     struct ptask *qhead, **qtail;
     size_t queued;
     struct pworker *w;
@@ -195,27 +203,32 @@ static void arm_out(acx_procpool *p, struct pworker *w, int on)
     w->out_armed = on;
 }
 
-/* The socket calls, through the test hook (acx__procpool_fault). */
+/* The test hook (acx__procpool_fault) on CALL: 0, or the errno to fail
+ * with.  Loaded atomically: a test may set it while a manager runs. */
+static int pp_fault(const char *call, size_t *n)
+{
+    int (*fault)(const char *, size_t *) =
+        __atomic_load_n(&acx__procpool_fault, __ATOMIC_ACQUIRE);
+    return fault != NULL ? fault(call, n) : 0;
+}
+
+/* The socket calls, through the test hook. */
 static ssize_t pp_send(int fd, const void *b, size_t n)
 {
-    if (acx__procpool_fault != NULL) {
-        int e = acx__procpool_fault("send", &n);
-        if (e != 0) {
-            errno = e;
-            return -1;
-        }
+    int e = pp_fault("send", &n);
+    if (e != 0) {
+        errno = e;
+        return -1;
     }
     return send(fd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static ssize_t pp_recv(int fd, void *b, size_t n)
 {
-    if (acx__procpool_fault != NULL) {
-        int e = acx__procpool_fault("recv", &n);
-        if (e != 0) {
-            errno = e;
-            return -1;
-        }
+    int e = pp_fault("recv", &n);
+    if (e != 0) {
+        errno = e;
+        return -1;
     }
     return recv(fd, b, n, MSG_DONTWAIT);
 }
@@ -407,6 +420,60 @@ static void break_pool(acx_procpool *p, int err, struct ptask **fin)
     fail_queue(p, err, fin);
 }
 
+/* ---- killing a worker (under MU) ------------------------------------------- */
+
+static void fs_arm_out(acx_procpool *p, int on)
+{
+    if (p->fs_out == on)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0),
+                             .data.u64 = TAG_FS};
+    epoll_ctl(p->ep, EPOLL_CTL_MOD, p->fs, &ev);
+    p->fs_out = on;
+}
+
+/* One KILL to the forkserver, through the test hook ("kill"). */
+static int fs_send_kill(acx_procpool *p, const struct acx__fs_msg *m)
+{
+    size_t n = sizeof *m;
+    int e = pp_fault("kill", &n);
+    if (e != 0)
+        return -e;
+    return acx__send_fd(p->fs, m, sizeof *m, -1);
+}
+
+/* Send the forkserver the KILLs not sent yet.  A full socket (EAGAIN)
+ * leaves the rest for the manager when it is writable: no thread may
+ * block under MU (the forkserver may be blocked writing to us). */
+static void send_kills(acx_procpool *p)
+{
+    int pending = 0;
+    for (int i = 0; i < p->nslots && !pending; i++) {
+        struct pworker *w = &p->w[i];
+        if (w->st == W_FREE || !w->kill_pending)
+            continue;
+        struct acx__fs_msg m = {.type = ACX__FS_KILL, .id = (uint32_t)i,
+                                .pid = w->pid};
+        int r = fs_send_kill(p, &m);
+        if (r == -EAGAIN || r == -EINTR)
+            pending = 1;
+        else
+            w->kill_pending = 0; /* sent, or the forkserver is gone and
+                                  * its workers with it (PDEATHSIG) */
+    }
+    fs_arm_out(p, pending);
+}
+
+static void kill_worker(acx_procpool *p, struct pworker *w)
+{
+    if (w->pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+        return;
+    }
+    w->kill_pending = 1;
+    send_kills(p);
+}
+
 /* ---- replies (manager thread, under MU) ---------------------------------- */
 
 static void reply_done(acx_procpool *p, struct pworker *w,
@@ -562,14 +629,6 @@ static void spawn_failed(acx_procpool *p, struct pworker *w, int err,
     }
 }
 
-static void kill_worker(struct pworker *w)
-{
-    if (w->pidfd >= 0)
-        syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
-    else if (w->pid > 0)
-        kill(w->pid, SIGKILL);
-}
-
 /* The forkserver's reports. */
 static void fs_read(acx_procpool *p, struct ptask **fin)
 {
@@ -596,10 +655,14 @@ static void fs_read(acx_procpool *p, struct ptask **fin)
         struct pworker *w = &p->w[m.id];
         if (m.type == ACX__FS_SPAWNED) {
             p->spawn_failing = 0;
+            if (fd >= 0 && acx__pidfd_off()) { /* the fallback is forced */
+                close(fd);
+                fd = -1;
+            }
             w->pid = m.pid;
             w->pidfd = fd;
             if (p->terminating)
-                kill_worker(w);
+                kill_worker(p, w);
             continue;
         }
         if (fd >= 0)
@@ -689,7 +752,10 @@ static void *manager(void *arg)
                     /* nothing to read: a spurious wake-up */
                 }
             } else if (tag == TAG_FS) {
-                fs_read(p, &fin);
+                if (evs[i].events & EPOLLOUT)
+                    send_kills(p);
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    fs_read(p, &fin);
             } else if (tag < (uint64_t)p->nslots &&
                        p->w[tag].st != W_FREE) {
                 struct pworker *w = &p->w[tag];
@@ -950,7 +1016,7 @@ int acx_procpool_terminate(acx_procpool *p)
     struct ptask *cancel = queue_take_all(p);
     for (int i = 0; i < p->nslots; i++)
         if (p->w[i].st != W_FREE)
-            kill_worker(&p->w[i]);
+            kill_worker(p, &p->w[i]);
     pthread_mutex_unlock(&p->mu);
     cancel_list(cancel);
     wake_manager(p);

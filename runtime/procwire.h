@@ -46,11 +46,14 @@ struct acx__pw_item {
 /* Forkserver messages.  SPAWN (parent -> fs, the worker's socket end
  * attached; NAME its process name); SPAWNED (fs -> parent: PID, a pidfd
  * attached when the kernel has them); SPAWN_FAILED (VAL: errno); EXITED
- * (VAL: the wait status).  READY is a session's first message: from the
- * forkserver once it runs (VAL 0), or from the zygote when it could not
- * fork one (VAL: errno), so that making a pool fails with the reason. */
+ * (VAL: the wait status); KILL (parent -> fs: SIGKILL worker ID, PID if
+ * not 0, if it is still an unreaped child: how the parent kills without
+ * a pidfd, since only the forkserver knows the pid is not reused yet).
+ * READY is a session's first message: from the forkserver once it runs
+ * (VAL 0), or from the zygote when it could not fork one (VAL: errno),
+ * so that making a pool fails with the reason. */
 enum { ACX__FS_SPAWN = 1, ACX__FS_SPAWNED, ACX__FS_SPAWN_FAILED,
-       ACX__FS_EXITED, ACX__FS_READY };
+       ACX__FS_EXITED, ACX__FS_READY, ACX__FS_KILL };
 
 struct acx__fs_msg {
     uint32_t type;

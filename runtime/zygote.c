@@ -155,11 +155,22 @@ static void fs_spawn(int s, int sfd, const struct acx__fs_msg *m, int wfd,
     rep.type = ACX__FS_SPAWNED;
     rep.pid = pid;
     /* A pidfd lets the parent kill this worker with no pid-reuse race:
-     * we reap it, so until then it cannot be reused. */
-    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+     * we reap it, so until then it cannot be reused.  Without pidfds
+     * (before Linux 5.3, valgrind) the parent asks us (ACX__FS_KILL). */
+    int pfd = acx__pidfd_open(pid);
     acx__send_fd(s, &rep, sizeof rep, pfd);
     if (pfd >= 0)
         close(pfd);
+}
+
+/* The parent's ACX__FS_KILL: the worker is still in KIDS only while not
+ * reaped (we are the one thread that reaps), so its pid is its own. */
+static void fs_kill(const struct acx__fs_msg *m, const struct fs_child *kids,
+                    size_t nkids)
+{
+    for (size_t i = 0; i < nkids; i++)
+        if (kids[i].id == m->id && (m->pid == 0 || kids[i].pid == m->pid))
+            kill(kids[i].pid, SIGKILL);
 }
 
 static void fs_reap(int s, struct fs_child *kids, size_t *nkids)
@@ -219,6 +230,8 @@ static void forkserver_main(int s)
             fs_spawn(s, sfd, &m, wfd, &kids, &nkids, &cap);
         else if (wfd >= 0)
             close(wfd);
+        else if (r == sizeof m && m.type == ACX__FS_KILL)
+            fs_kill(&m, kids, nkids);
     }
     for (size_t i = 0; i < nkids; i++)
         kill(kids[i].pid, SIGKILL);

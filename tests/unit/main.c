@@ -9,9 +9,14 @@ int main(int argc, char **argv)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
+    /* argv[1]: run only the suites whose name contains it, or with
+     * "=NAME" only suite NAME ("proc" alone would run procpool too) */
+    const char *only = argc > 1 ? argv[1] : NULL;
+    int exact = only != NULL && only[0] == '=';
     for (const struct acx_test_suite *s = acx_test_suites; s->name; s++) {
-        if (argc > 1 && strstr(s->name, argv[1]) == NULL)
-            continue; /* run only suites whose name matches argv[1] */
+        if (only != NULL && (exact ? strcmp(s->name, only + 1) != 0
+                                   : strstr(s->name, only) == NULL))
+            continue;
         if (s->add() != 0) {
             fprintf(stderr, "cannot register suite %s\n", s->name);
             CU_cleanup_registry();
