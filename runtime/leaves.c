@@ -54,14 +54,19 @@ acx_coro *acx_yield(void)
 
 /* ---- the sleeps ------------------------------------------------------- */
 
-/* Both sleeps share a frame layout: state 0 computes WHEN and parks. */
-static int sleep_start(acx_coro *c, acx__timer *tm, int *ret, int64_t when)
+/* Both sleeps share a frame layout: state 0 computes WHEN and parks.
+ * WHEN 0 is a yield; FUTURE: WHEN is known to lie ahead (now + ms), so
+ * no second clock read looks for it past (one that found it past only
+ * because the thread was descheduled between the two would turn the
+ * sleep into a yield, out of deadline order with the timers). */
+static int sleep_start(acx_coro *c, acx__timer *tm, int *ret, int64_t when,
+                       int future)
 {
     *ret = acx__intr_check();
     if (*ret != 0)
         return ACX__DONE;
     ACX__STATE(c) = 1;
-    if (when <= acx__now_ns()) {
+    if (when == 0 || (!future && when <= acx__now_ns())) {
         acx__ready(acx__cur_task); /* sleep(0) is a yield */
         acx__cur_task->top = c;
         return ACX__SUSPEND;
@@ -112,7 +117,7 @@ int acx__body_acx_sleep_ms(acx_coro *c)
     f->timer.deadline = 0;           /* 0: no timer (a yield) */
     f->timer.heap_idx = ACX__NO_SLOT;
     return sleep_start(c, &f->timer, &f->acx__ret,
-                       ms <= 0 ? 0 : acx__deadline_after_ms(ms));
+                       ms <= 0 ? 0 : acx__deadline_after_ms(ms), 1);
 }
 
 ACX__LEAF_INFO(acx_sleep_ms, struct acx__frame_acx_sleep_ms, sleep_cancel,
@@ -137,7 +142,7 @@ int acx__body_acx_sleep_until(acx_coro *c)
     int64_t when = f->timer.deadline;
     f->timer.deadline = 0;
     f->timer.heap_idx = ACX__NO_SLOT;
-    return sleep_start(c, &f->timer, &f->acx__ret, when);
+    return sleep_start(c, &f->timer, &f->acx__ret, when, 0);
 }
 
 _Static_assert(sizeof(struct acx__frame_acx_sleep_until) ==
