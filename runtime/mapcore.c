@@ -34,8 +34,8 @@ void acx__map_init(struct acx__map *m, const struct acx__map_ops *ops,
     else /* whole chunks, rounded up (no overflow near SIZE_MAX) */
         m->max_chunks = buffersize / m->chunksize +
                         (buffersize % m->chunksize != 0);
-    m->deadline_ns =
-        timeout_ms >= 0 ? acx__now_ns() + timeout_ms * 1000000 : -1;
+    m->deadline_ns = timeout_ms >= 0 ? acx__deadline_after_ms(timeout_ms)
+                                     : -1; /* saturates: no overflow */
 }
 
 void acx__map_array(struct acx__map *m, const void *items, size_t n)
@@ -192,7 +192,7 @@ static int64_t wait_ms(const struct acx__map *m, int64_t timeout_ms)
     if (m->deadline_ns < 0)
         return timeout_ms;
     int64_t left = m->deadline_ns - acx__now_ns();
-    left = left <= 0 ? 0 : (left + 999999) / 1000000;
+    left = left <= 0 ? 0 : left / 1000000 + (left % 1000000 != 0);
     return timeout_ms >= 0 && timeout_ms < left ? timeout_ms : left;
 }
 
