@@ -105,18 +105,6 @@ static void *it_submit(struct acx__map *core, const void *items, size_t n,
     return c;
 }
 
-/* TIMEOUT_MS from now on the condition variable's clock. */
-static void until_ms(struct timespec *until, int64_t timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, until);
-    until->tv_sec += timeout_ms / 1000;
-    until->tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (until->tv_nsec >= 1000000000) {
-        until->tv_sec++;
-        until->tv_nsec -= 1000000000;
-    }
-}
-
 /* A chunk can be taken now (MU held): the oldest's DONE, or the FIFO. */
 static int ready(const acx_pool_iter *it, const struct pool_chunk *oldest)
 {
@@ -128,9 +116,9 @@ static int it_wait(struct acx__map *core, struct acx__map_chunk *mc,
 {
     acx_pool_iter *it = ITER(core);
     struct pool_chunk *c = mc->h;
-    struct timespec until;
-    if (timeout_ms >= 0)
-        until_ms(&until, timeout_ms);
+    /* the condition variable's clock is acx__now_ns's, CLOCK_MONOTONIC */
+    int64_t at = timeout_ms >= 0 ? acx__deadline_after_ms(timeout_ms) : 0;
+    struct timespec until = {at / 1000000000, at % 1000000000};
     int err = 0;
     pthread_mutex_lock(&it->mu);
     while (!ready(it, c) && !acx__map_failed(core)) {
