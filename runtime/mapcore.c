@@ -5,10 +5,9 @@
  * An ordered map keeps its submitted chunks in a ring, oldest first, and
  * waits for the oldest; an unordered one only counts them and takes
  * whichever the backend says finished.  The chunk being handed out sits
- * apart (CUR); once used up it is SPENT and dropped at the next call, so
- * that a result pointing into it stays valid until then, while the chunk
- * no longer counts against the bound: the next chunk is submitted before
- * the caller gets the last result, and the workers keep busy.
+ * apart (CUR); once used up it is dropped and the next one submitted
+ * before the caller gets its last result, so the workers keep busy while
+ * the caller works.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -235,18 +234,8 @@ static int at_end(struct acx__map *m)
     return -ENODATA;
 }
 
-static void drop_spent(struct acx__map *m)
-{
-    if (m->spent != NULL) {
-        void *h = m->spent;
-        m->spent = NULL;
-        m->ops->drop(m, h);
-    }
-}
-
 int acx__map_next(struct acx__map *m, int64_t timeout_ms, void *out)
 {
-    drop_spent(m);
     acx__map_refill(m);
     if (!m->have_cur && m->window > 0 && !acx__map_failed(m)) {
         int err = take_chunk(m, timeout_ms);
@@ -257,7 +246,7 @@ int acx__map_next(struct acx__map *m, int64_t timeout_ms, void *out)
         return at_end(m); /* a failure hands out nothing more */
     int err = m->ops->result(m, &m->cur, m->pos, out);
     if (++m->pos == m->cur.n) {
-        m->spent = m->cur.h;
+        m->ops->drop(m, m->cur.h);
         m->have_cur = 0;
         m->window--;
         acx__map_refill(m); /* the workers go on while the caller works */
@@ -267,7 +256,6 @@ int acx__map_next(struct acx__map *m, int64_t timeout_ms, void *out)
 
 void acx__map_release(struct acx__map *m)
 {
-    drop_spent(m);
     if (m->have_cur) {
         m->have_cur = 0;
         m->ops->drop(m, m->cur.h);

@@ -54,8 +54,8 @@ struct acx__map_ops {
                 int64_t timeout_ms);
     /* Hand out item I of the done chunk C through OUT (acx__map_next's
      * OUT); the items of a chunk are asked for in order, once each.
-     * Returns the item's error.  C's results stay valid until the next
-     * acx__map_next or acx__map_release. */
+     * Returns the item's error.  Once its last item is handed out, C is
+     * dropped: a result that must outlive that is the backend's to keep. */
     int (*result)(struct acx__map *m, const struct acx__map_chunk *c,
                   size_t i, void *out);
     /* Let chunk H go: consumed, or given up (what has not run never
@@ -78,7 +78,6 @@ struct acx__map {
     struct acx__map_chunk cur; /* the chunk being handed out, */
     int have_cur;
     size_t pos;             /* and its next item */
-    void *spent;            /* consumed; its results valid until next */
     char *scratch;          /* a source's items for one chunk */
     size_t scratch_cap;
     int src_end;            /* the input is done with */

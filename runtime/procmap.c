@@ -23,6 +23,8 @@ struct acx_procpool_map {
     const char *res;      /* the chunk handed out: its reply, */
     size_t res_len;
     size_t at;            /* where its next item's result starts */
+    acx_future *held;     /* the last chunk dropped: its reply holds
+                           * the last result, valid until next or free */
     acx_buf req;          /* the request being packed */
     size_t req_hint;      /* the last request's size */
 };
@@ -144,11 +146,21 @@ static int pm_result(struct acx__map *core, const struct acx__map_chunk *c,
     return err;
 }
 
+/* Cancel a chunk not sent yet (it never will be); its future is let go
+ * at the next drop, next or free, since the last result handed out may
+ * point into its reply. */
 static void pm_drop(struct acx__map *core, void *h)
 {
-    (void)core;
-    acx_future_cancel(h); /* not sent yet: it never will be */
-    acx_future_unref(h);
+    acx_procpool_map *m = (acx_procpool_map *)core;
+    acx_future_cancel(h);
+    acx_future_unref(m->held);
+    m->held = h;
+}
+
+static void let_go(acx_procpool_map *m)
+{
+    acx_future_unref(m->held);
+    m->held = NULL;
 }
 
 static const struct acx__map_ops pm_ops = {
@@ -207,6 +219,7 @@ int acx_procpool_map_next(acx_procpool_map *m, const void **data,
     if (m == NULL)
         return -EINVAL;
     struct pm_out o = {data, len};
+    let_go(m); /* the last call's result */
     return acx__map_next(&m->core, -1, &o);
 }
 
@@ -215,6 +228,7 @@ void acx_procpool_map_free(acx_procpool_map *m)
     if (m == NULL)
         return;
     acx__map_release(&m->core);
+    let_go(m);
     acx_buf_free(&m->req);
     free(m);
 }
