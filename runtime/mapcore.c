@@ -138,7 +138,8 @@ static size_t fill_source(struct acx__map *m, const void **items)
 
 /* ---- submitting -------------------------------------------------------------- */
 
-/* Room in the ring for one more chunk. */
+/* Room in the ring for one more chunk.  Its size is a power of two: an
+ * index wraps with a mask. */
 static int ring_room(struct acx__map *m)
 {
     if (m->count < m->cap)
@@ -148,7 +149,7 @@ static int ring_room(struct acx__map *m)
     if (r == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < m->count; i++)
-        r[i] = m->ring[(m->head + i) % m->cap];
+        r[i] = m->ring[(m->head + i) & (m->cap - 1)];
     free(m->ring);
     m->ring = r;
     m->cap = cap;
@@ -178,7 +179,7 @@ void acx__map_refill(struct acx__map *m)
         }
         m->window++;
         if (!m->unordered)
-            m->ring[(m->head + m->count++) % m->cap] =
+            m->ring[(m->head + m->count++) & (m->cap - 1)] =
                 (struct acx__map_chunk){h, n, 0};
     }
 }
@@ -205,7 +206,7 @@ static int take_chunk(struct acx__map *m, int64_t timeout_ms)
     if (err < 0)
         return err;
     if (!m->unordered) {
-        m->head = (m->head + 1) % m->cap;
+        m->head = (m->head + 1) & (m->cap - 1);
         m->count--;
     }
     m->cur = c;
@@ -262,7 +263,7 @@ void acx__map_release(struct acx__map *m)
     }
     for (; m->count > 0; m->count--) {
         m->ops->drop(m, m->ring[m->head].h);
-        m->head = (m->head + 1) % m->cap;
+        m->head = (m->head + 1) & (m->cap - 1);
     }
     free(m->ring);
     free(m->scratch);
