@@ -211,7 +211,7 @@ typedef int (*acx_pool_source)(void *src, acx_buf *item);
 typedef struct acx_imap_opts {
     size_t chunksize;  /* 0: 1, as Python's imap */
     size_t buffersize; /* items ahead of the consumer; 0: four chunks per
-                        * worker */
+                        * worker; SIZE_MAX: unbounded */
     int unordered;     /* results in completion order (imap_unordered) */
 } acx_imap_opts;
 

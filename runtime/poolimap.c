@@ -1,12 +1,12 @@
-/* poolimap.c - imap and imap_unordered: lazy, bounded iteration.
+/* poolimap.c - imap and imap_unordered: lazy, bounded iteration over the
+ * pool's chunks.  The map's machinery (reading the input in the thread
+ * calling next, the bound on chunks taken and not fully consumed, order)
+ * is mapcore.c's; this file is how a pool chunk is sent and waited for.
  *
- * The consumer's thread reads the input and sends chunks, keeping at most
- * MAX_CHUNKS of them taken and not fully consumed: a slow consumer stops
- * the input from being read, so memory stays bounded whatever its size.
- * Ordered: every chunk out sits in a list in input order and the
- * consumer waits for the oldest.  Unordered: a finished chunk joins a
- * FIFO of ready chunks, in completion order.  Finishing threads touch
- * only the chunk's DONE flag or the FIFO, under the iterator's lock.
+ * Ordered: the core waits for its oldest chunk's DONE flag.  Unordered:
+ * a finished chunk joins a FIFO of ready chunks, in completion order, and
+ * the core takes the first.  Finishing threads touch only the chunk's
+ * DONE flag or the FIFO, under the iterator's lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,41 +14,28 @@
 #include <string.h>
 #include <time.h>
 
+#include "mapcore.h"
 #include "pool_internal.h"
 
 struct acx_pool_iter {
     struct pool_owner own; /* first */
+    struct acx__map core;
     pthread_mutex_t mu;
     pthread_cond_t cv;     /* a chunk finished, or terminate */
     acx_pool *pool;        /* a reference */
     acx_pool_fn fn;
-    const acx_buf *items;  /* an array input ... */
-    size_t n;
-    acx_pool_source source; /* ... or a source */
+    acx_pool_source source;
     void *src;
-    size_t chunksize, max_chunks;
-    int unordered;
-    size_t taken;          /* items read so far: the next one's index */
-    struct pool_chunk *head, *tail; /* out (ordered) or ready (unordered) */
-    size_t window;         /* chunks taken and not fully consumed */
-    size_t pos;            /* next item of HEAD */
-    int src_end, src_err;  /* the input ended; its error, to report */
-    int aborted, abort_told; /* terminate's error; told to the consumer */
+    struct pool_chunk *head, *tail; /* unordered: the ready FIFO */
     int closed;            /* freed: finishing chunks are not kept */
     int ended;             /* -ENODATA returned: no longer registered */
 };
 
-/* Append C to IT's list (under IT's lock), which holds a reference. */
-static void list_append(acx_pool_iter *it, struct pool_chunk *c)
-{
-    atomic_fetch_add(&c->refs, 1);
-    c->next = NULL;
-    if (it->tail)
-        it->tail->next = c;
-    else
-        it->head = c;
-    it->tail = c;
-}
+/* The iterator around its map core. */
+#define ITER(m)                                                            \
+    ((acx_pool_iter *)(void *)((char *)(m) - offsetof(acx_pool_iter, core)))
+
+/* ---- what the pool's threads call ---------------------------------------- */
 
 static void it_chunk_done(struct pool_owner *o, struct pool_chunk *c,
                           int status)
@@ -56,10 +43,17 @@ static void it_chunk_done(struct pool_owner *o, struct pool_chunk *c,
     acx_pool_iter *it = (acx_pool_iter *)o;
     pthread_mutex_lock(&it->mu);
     c->status = status;
-    if (!it->unordered)
+    if (!it->core.unordered) {
         c->done = 1;
-    else if (!it->closed)
-        list_append(it, c); /* unordered: the completion FIFO */
+    } else if (!it->closed) { /* the completion FIFO holds a reference */
+        atomic_fetch_add(&c->refs, 1);
+        c->next = NULL;
+        if (it->tail)
+            it->tail->next = c;
+        else
+            it->head = c;
+        it->tail = c;
+    }
     pthread_cond_broadcast(&it->cv);
     pthread_mutex_unlock(&it->mu);
 }
@@ -68,7 +62,7 @@ static void it_abort(struct pool_owner *o, int err)
 {
     acx_pool_iter *it = (acx_pool_iter *)o;
     pthread_mutex_lock(&it->mu);
-    __atomic_store_n(&it->aborted, err, __ATOMIC_RELEASE); /* refill's */
+    acx__map_fail(&it->core, err);
     pthread_cond_broadcast(&it->cv);
     pthread_mutex_unlock(&it->mu);
 }
@@ -85,81 +79,112 @@ static void it_destroy(struct pool_owner *o)
 static const struct owner_ops it_ops = {it_chunk_done, it_abort,
                                         it_destroy};
 
-/* ---- reading the input and sending chunks (the consumer's thread) --------- */
+/* ---- the map core's operations ------------------------------------------- */
 
-static int take_item(acx_pool_iter *it, acx_buf *item)
+static int it_source(struct acx__map *core, void *item)
 {
-    if (it->source == NULL) {
-        if (it->taken == it->n)
-            return 0;
-        *item = it->items[it->taken];
-        return 1;
-    }
-    int r = it->source(it->src, item);
-    return r > 0 ? 1 : r;
+    acx_pool_iter *it = ITER(core);
+    return it->source(it->src, item);
 }
 
-/* Up to a chunk of input, or NULL (the end, or an error, recorded). */
-static struct pool_chunk *fill(acx_pool_iter *it)
+static void *it_submit(struct acx__map *core, const void *items, size_t n,
+                       size_t first, int *err)
 {
-    size_t k = it->chunksize;
-    if (it->source == NULL && it->n - it->taken < k)
-        k = it->n - it->taken;
-    if (k == 0) {
-        it->src_end = 1;
-        return NULL;
-    }
+    acx_pool_iter *it = ITER(core);
     struct pool_chunk *c = acx__pool_chunk_new(
-        it->pool, &it->own, POOL_PLAIN, (void *)it->fn, k, 1);
+        it->pool, &it->own, POOL_PLAIN, (void *)it->fn, n, 1);
     if (c == NULL) {
-        it->src_err = -ENOMEM;
-        it->src_end = 1;
+        *err = -ENOMEM;
         return NULL;
     }
-    c->first = it->taken;
-    size_t got = 0;
-    while (got < k) {
-        int r = take_item(it, &c->store_in[got]);
-        if (r <= 0) {
-            it->src_end = 1;
-            it->src_err = r;
-            break;
-        }
-        got++;
-        it->taken++;
-    }
-    if (it->source == NULL && it->taken == it->n)
-        it->src_end = 1;
-    if (got == 0) {
-        acx__pool_chunk_put(c);
-        return NULL;
-    }
-    c->n = got;
+    c->first = first;
+    memcpy(c->store_in, items, n * sizeof c->store_in[0]);
+    if (!core->unordered)
+        atomic_fetch_add(&c->refs, 1); /* the core's, until drop */
+    acx__pool_chunk_send(c); /* on failure it is finished with the error */
     return c;
 }
 
-static void refill(acx_pool_iter *it)
+/* A chunk can be taken now (MU held): the oldest's DONE, or the FIFO. */
+static int ready(const acx_pool_iter *it, const struct pool_chunk *oldest)
 {
-    while (it->window < it->max_chunks && !it->src_end &&
-           !__atomic_load_n(&it->aborted, __ATOMIC_ACQUIRE)) {
-        struct pool_chunk *c = fill(it);
-        if (c == NULL)
-            return;
-        pthread_mutex_lock(&it->mu);
-        it->window++;
-        if (!it->unordered)
-            list_append(it, c); /* ordered: the list in input order */
-        pthread_mutex_unlock(&it->mu);
-        acx__pool_chunk_send(c);
-    }
+    return it->core.unordered ? it->head != NULL : oldest->done;
 }
+
+static int it_wait(struct acx__map *core, struct acx__map_chunk *mc,
+                   int64_t timeout_ms)
+{
+    acx_pool_iter *it = ITER(core);
+    struct pool_chunk *c = mc->h;
+    /* the condition variable's clock is acx__now_ns's, CLOCK_MONOTONIC */
+    int64_t at = timeout_ms >= 0 ? acx__deadline_after_ms(timeout_ms) : 0;
+    struct timespec until = {at / 1000000000, at % 1000000000};
+    int err = 0;
+    pthread_mutex_lock(&it->mu);
+    while (!ready(it, c) && !acx__map_failed(core)) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&it->cv, &it->mu);
+        else if (pthread_cond_timedwait(&it->cv, &it->mu, &until) ==
+                     ETIMEDOUT &&
+                 !ready(it, c) && !acx__map_failed(core)) {
+            err = -ETIMEDOUT;
+            break;
+        }
+    }
+    if (err == 0 && ready(it, c)) {
+        if (core->unordered) { /* the first of the FIFO, its reference */
+            c = it->head;
+            it->head = c->next;
+            if (it->head == NULL)
+                it->tail = NULL;
+            *mc = (struct acx__map_chunk){c, c->n, 0};
+        }
+        mc->status = c->status;
+    } else if (err == 0) {
+        err = -ECANCELED; /* woken by terminate: the core tells it */
+    }
+    pthread_mutex_unlock(&it->mu);
+    return err;
+}
+
+struct it_out {
+    acx_buf *out;
+    size_t *index;
+};
+
+static int it_result(struct acx__map *core, const struct acx__map_chunk *mc,
+                     size_t i, void *out)
+{
+    struct pool_chunk *c = mc->h;
+    struct it_out *o = out;
+    (void)core;
+    if (o->index != NULL)
+        *o->index = c->first + i;
+    if (o->out != NULL) {
+        *o->out = c->out[i];
+        c->out[i] = (acx_buf){0};
+    }
+    return mc->status < 0 ? mc->status : c->err[i];
+}
+
+static void it_drop(struct acx__map *core, void *h)
+{
+    (void)core;
+    acx__pool_chunk_put(h); /* frees results not handed out */
+}
+
+static const struct acx__map_ops it_map_ops = {
+    sizeof(acx_buf), it_source, NULL, it_submit, it_wait, it_result,
+    it_drop};
 
 /* ---- creating ---------------------------------------------------------------- */
 
+/* An iterator of FN on P, its input still to set; INPUT_OK: the caller's
+ * input is valid. */
 static acx_pool_iter *it_new(acx_pool *p, acx_pool_fn fn,
-                             const acx_imap_opts *o)
+                             const acx_imap_opts *o, int input_ok)
 {
-    if (p == NULL || fn == NULL) {
+    if (p == NULL || fn == NULL || !input_ok) {
         errno = EINVAL;
         return NULL;
     }
@@ -176,11 +201,9 @@ static acx_pool_iter *it_new(acx_pool *p, acx_pool_fn fn,
     acx__pool_ref(p);
     it->pool = p;
     it->fn = fn;
-    it->chunksize = o && o->chunksize ? o->chunksize : 1;
-    size_t buf = o && o->buffersize ? o->buffersize : 0;
-    it->max_chunks = buf ? (buf + it->chunksize - 1) / it->chunksize
-                         : 4 * (size_t)p->nworkers;
-    it->unordered = o && o->unordered;
+    acx__map_init(&it->core, &it_map_ops, o ? o->chunksize : 0,
+                  o ? o->buffersize : 0, (size_t)p->nworkers, -1,
+                  o && o->unordered);
     return it;
 }
 
@@ -192,7 +215,7 @@ static acx_pool_iter *it_start(acx_pool_iter *it)
         errno = -err;
         return NULL;
     }
-    refill(it); /* the work starts now, as Python's */
+    acx__map_refill(&it->core); /* the work starts now, as Python's */
     return it;
 }
 
@@ -200,16 +223,11 @@ static acx_pool_iter *imap_array(acx_pool *p, acx_pool_fn fn,
                                  const acx_buf *items, size_t n,
                                  size_t chunksize, int unordered)
 {
-    if (items == NULL && n > 0) {
-        errno = EINVAL;
-        return NULL;
-    }
     acx_imap_opts o = {.chunksize = chunksize, .unordered = unordered};
-    acx_pool_iter *it = it_new(p, fn, &o);
+    acx_pool_iter *it = it_new(p, fn, &o, items != NULL || n == 0);
     if (it == NULL)
         return NULL;
-    it->items = items;
-    it->n = n;
+    acx__map_array(&it->core, items, n);
     return it_start(it);
 }
 
@@ -231,11 +249,7 @@ acx_pool_iter *acx_pool_imap_source(acx_pool *p, acx_pool_fn fn,
                                     acx_pool_source source, void *src,
                                     const acx_imap_opts *opts)
 {
-    if (source == NULL) {
-        errno = EINVAL;
-        return NULL;
-    }
-    acx_pool_iter *it = it_new(p, fn, opts);
+    acx_pool_iter *it = it_new(p, fn, opts, source != NULL);
     if (it == NULL)
         return NULL;
     it->source = source;
@@ -243,79 +257,7 @@ acx_pool_iter *acx_pool_imap_source(acx_pool *p, acx_pool_fn fn,
     return it_start(it);
 }
 
-/* ---- next ---------------------------------------------------------------------- */
-
-/* A result can be taken now (MU held). */
-static int head_ready(const acx_pool_iter *it)
-{
-    return it->head != NULL && (it->unordered || it->head->done);
-}
-
-/* Wait for HEAD_READY, the end, or terminate (MU held): 0 or -ETIMEDOUT. */
-static int wait_head(acx_pool_iter *it, int64_t timeout_ms)
-{
-    struct timespec until;
-    if (timeout_ms >= 0) {
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (timeout_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-    }
-    while (!head_ready(it) && !it->aborted && it->window > 0) {
-        if (timeout_ms < 0)
-            pthread_cond_wait(&it->cv, &it->mu);
-        else if (pthread_cond_timedwait(&it->cv, &it->mu, &until) ==
-                     ETIMEDOUT &&
-                 !head_ready(it) && !it->aborted)
-            return -ETIMEDOUT;
-    }
-    return 0;
-}
-
-/* Hand out HEAD's next item (MU held); a chunk consumed is dropped. */
-static int take_result(acx_pool_iter *it, acx_buf *out, size_t *index)
-{
-    struct pool_chunk *c = it->head;
-    size_t i = it->pos;
-    int err = c->status < 0 ? c->status : c->err[i];
-    if (index != NULL)
-        *index = c->first + i;
-    if (out != NULL) {
-        *out = c->out[i];
-        c->out[i] = (acx_buf){0};
-    }
-    if (++it->pos == c->n) {
-        it->head = c->next;
-        if (it->head == NULL)
-            it->tail = NULL;
-        it->pos = 0;
-        it->window--;
-        pthread_mutex_unlock(&it->mu);
-        acx__pool_chunk_put(c); /* frees results not handed out */
-        pthread_mutex_lock(&it->mu);
-    }
-    return err;
-}
-
-/* Nothing more to hand out (MU held). */
-static int at_end(acx_pool_iter *it)
-{
-    if (it->aborted) {
-        if (it->abort_told)
-            return -ENODATA;
-        it->abort_told = 1;
-        return it->aborted;
-    }
-    if (it->src_err < 0) {
-        int err = it->src_err;
-        it->src_err = 0;
-        return err;
-    }
-    return -ENODATA;
-}
+/* ---- next, free ----------------------------------------------------------------- */
 
 int acx_pool_iter_next(acx_pool_iter *it, int64_t timeout_ms, acx_buf *out,
                        size_t *index)
@@ -326,21 +268,11 @@ int acx_pool_iter_next(acx_pool_iter *it, int64_t timeout_ms, acx_buf *out,
         return -EINVAL;
     if (it->ended)
         return -ENODATA;
-    refill(it);
-    pthread_mutex_lock(&it->mu);
-    int err = wait_head(it, timeout_ms);
-    if (err == 0) {
-        if (!it->aborted && head_ready(it))
-            err = take_result(it, out, index);
-        else
-            err = at_end(it);
-    }
-    pthread_mutex_unlock(&it->mu);
-    if (err == -ENODATA && !it->ended) {
+    struct it_out o = {out, index};
+    int err = acx__map_next(&it->core, timeout_ms, &o);
+    if (err == -ENODATA) { /* the pool's join no longer waits for it */
         it->ended = 1;
         acx__pool_unregister(it->pool, &it->own);
-    } else if (err != -ETIMEDOUT) {
-        refill(it); /* keep the workers busy while the caller works */
     }
     return err;
 }
@@ -359,6 +291,7 @@ void acx_pool_iter_free(acx_pool_iter *it)
         acx__pool_chunk_put(c);
         c = next;
     }
+    acx__map_release(&it->core);
     acx__pool_unregister(it->pool, &it->own);
     acx__owner_unref(&it->own);
 }

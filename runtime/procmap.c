@@ -1,58 +1,181 @@
-/* procmap.c - Executor.map on the process pool: ordered results, chunks,
- * a deadline and a bound on how far the sent work runs ahead.
- *
- * The consumer's thread does everything: it reads the input, packs up to
- * CHUNKSIZE items into one request (a u64 count, then each item's u64
- * length and bytes), keeps at most MAX_CHUNKS of them submitted and not
- * fully consumed, and waits for the oldest.  The worker answers with all
- * the chunk's results in one reply, which next walks item by item.
+/* procmap.c - Executor.map on the process pool: a chunk is one request
+ * (a u64 count, then each item's u32 length and bytes) and the worker
+ * answers with all its results in one reply, which next walks item by
+ * item.  The map's machinery (ordered results, chunks, the deadline, the
+ * bound on work ahead of the consumer) is mapcore.c's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "acx_internal.h"
+#include "mapcore.h"
 #include "procwire.h"
 
 struct acx_procpool_map {
+    struct acx__map core; /* first */
     acx_procpool *p;
     acx_proc_fn fn;
     acx_procpool_source next;
     void *src;
-    const acx_bytes *arr;
-    size_t arr_n, arr_i;
-    size_t chunksize, max_chunks;
-    int64_t deadline_ns; /* -1: none */
-    struct mchunk {
-        acx_future *f;
-        size_t n;        /* items in it */
-    } *ring;             /* submitted chunks, oldest first */
-    size_t cap, head, count;
-    size_t pos;          /* items of the oldest chunk returned */
-    size_t at;           /* where its next item's result starts */
-    int consumed;        /* the oldest chunk is used up: dropped at the
-                          * next call (its last result is still read) */
-    int status;          /* the oldest chunk's, once it is done */
-    const char *res;     /* and its reply */
+    const char *res;      /* the chunk handed out: its reply, */
     size_t res_len;
-    int src_end, pending_err;
-    size_t req_hint;     /* the last request's size */
+    size_t at;            /* where its next item's result starts */
+    acx_future *held;     /* the last chunk dropped: its reply holds
+                           * the last result, valid until next or free */
+    acx_buf req;          /* the request being packed */
+    size_t req_hint;      /* the last request's size */
 };
 
-static int64_t mono_ns(void)
+/* ---- the map core's operations ------------------------------------------- */
+
+static int pm_source(struct acx__map *core, void *item)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+    acx_procpool_map *m = (acx_procpool_map *)core;
+    return m->next(m->src, item);
 }
 
-static acx_procpool_map *map_alloc(acx_procpool *p, acx_proc_fn fn,
-                                   const acx_procpool_map_opts *o)
+/* Pack item K into the request being built, at once: a source's bytes
+ * are only valid until its next call. */
+static int pm_add(struct acx__map *core, const void *item, size_t k)
 {
-    if (p == NULL || fn == NULL) {
+    acx_procpool_map *m = (acx_procpool_map *)core;
+    const acx_bytes *it = item;
+    acx_buf *b = &m->req;
+    if (it->len > UINT32_MAX) /* a map item's limit */
+        return -EFBIG;
+    if (k == 0) { /* sized like the last request: no realloc chain */
+        size_t head = sizeof(struct acx__pw_req) + sizeof(uint64_t);
+        b->len = 0;
+        if (acx_buf_reserve(b, m->req_hint > head ? m->req_hint : head) ==
+            NULL)
+            return -ENOMEM;
+        b->len = head;
+    }
+    uint32_t len = (uint32_t)it->len;
+    char *at = b->len + sizeof len + len <= b->cap
+                   ? (char *)b->data + b->len
+                   : acx_buf_reserve(b, sizeof len + len);
+    if (at == NULL)
+        return -ENOMEM;
+    memcpy(at, &len, sizeof len);
+    if (len > 0)
+        memcpy(at + sizeof len, it->data, len);
+    b->len += sizeof len + len;
+    return 0;
+}
+
+/* Send the request pm_add built (the pool takes its buffer over). */
+static void *pm_submit(struct acx__map *core, const void *items, size_t n,
+                       size_t first, int *err)
+{
+    acx_procpool_map *m = (acx_procpool_map *)core;
+    uint64_t count = n;
+    (void)items;
+    (void)first;
+    memcpy((char *)m->req.data + sizeof(struct acx__pw_req), &count,
+           sizeof count);
+    m->req_hint = m->req.len;
+    size_t payload = m->req.len - sizeof(struct acx__pw_req);
+    void *msg = m->req.data;
+    m->req = (acx_buf){0};
+    acx_future *f =
+        acx__procpool_submit_msg(m->p, ACX__PW_CHUNK, m->fn, msg, payload);
+    if (f == NULL)
+        *err = -errno;
+    return f;
+}
+
+/* Wait for the chunk's reply and keep it for pm_result. */
+static int pm_wait(struct acx__map *core, struct acx__map_chunk *c,
+                   int64_t timeout_ms)
+{
+    acx_procpool_map *m = (acx_procpool_map *)core;
+    acx_future *f = c->h;
+    int st = acx_future_wait(f, timeout_ms);
+    if (st == -ETIMEDOUT && !acx_future_done(f))
+        return -ETIMEDOUT;
+    const void *r = NULL;
+    m->res_len = 0;
+    if (st == 0)
+        st = acx_procpool_result(f, &r, &m->res_len);
+    m->res = r;
+    m->at = sizeof(uint64_t); /* past the count the request told */
+    c->status = st; /* a crash, a cancel: each item reports it */
+    return 0;
+}
+
+/* The next item of the reply: its error, *DATA and *LEN. */
+static int reply_item(acx_procpool_map *m, const void **data, size_t *len)
+{
+    struct acx__pw_item it;
+    if (m->at > m->res_len || m->res_len - m->at < sizeof it)
+        return -EPROTO;
+    memcpy(&it, m->res + m->at, sizeof it);
+    m->at += sizeof it;
+    if (it.len > m->res_len - m->at)
+        return -EPROTO;
+    *data = m->res + m->at;
+    *len = it.len;
+    m->at += it.len;
+    return it.err;
+}
+
+struct pm_out {
+    const void **data;
+    size_t *len;
+};
+
+static int pm_result(struct acx__map *core, const struct acx__map_chunk *c,
+                     size_t i, void *out)
+{
+    acx_procpool_map *m = (acx_procpool_map *)core;
+    struct pm_out *o = out;
+    const void *d = NULL;
+    size_t l = 0;
+    int err = c->status;
+    (void)i; /* the items come in order: the reply is walked */
+    if (err == 0)
+        err = reply_item(m, &d, &l);
+    if (o->data != NULL)
+        *o->data = err == 0 ? d : NULL;
+    if (o->len != NULL)
+        *o->len = err == 0 ? l : 0;
+    return err;
+}
+
+/* Cancel a chunk not sent yet (it never will be); its future is let go
+ * at the next drop, next or free, since the last result handed out may
+ * point into its reply. */
+static void pm_drop(struct acx__map *core, void *h)
+{
+    acx_procpool_map *m = (acx_procpool_map *)core;
+    acx_future_cancel(h);
+    acx_future_unref(m->held);
+    m->held = h;
+}
+
+static void let_go(acx_procpool_map *m)
+{
+    acx_future_unref(m->held);
+    m->held = NULL;
+}
+
+static const struct acx__map_ops pm_ops = {
+    sizeof(acx_bytes), pm_source, pm_add, pm_submit, pm_wait, pm_result,
+    pm_drop};
+
+/* ---- the public calls ------------------------------------------------------ */
+
+/* A map of FN on P, its input still to set; INPUT_OK: the caller's
+ * input is valid. */
+static acx_procpool_map *map_open(acx_procpool *p, acx_proc_fn fn,
+                                  const acx_procpool_map_opts *o,
+                                  int input_ok)
+{
+    if (p == NULL || fn == NULL || !input_ok) {
         errno = EINVAL;
         return NULL;
     }
@@ -61,17 +184,10 @@ static acx_procpool_map *map_alloc(acx_procpool *p, acx_proc_fn fn,
         return NULL;
     m->p = p;
     m->fn = fn;
-    m->chunksize = o && o->chunksize ? o->chunksize : 1;
-    size_t buf = o ? o->buffersize : 0;
-    if (buf == SIZE_MAX)
-        m->max_chunks = SIZE_MAX;
-    else if (buf == 0)
-        m->max_chunks = 4 * (size_t)acx_procpool_max_workers(p);
-    else
-        m->max_chunks = (buf + m->chunksize - 1) / m->chunksize;
-    m->deadline_ns = o && o->timeout_ms >= 0
-                         ? mono_ns() + o->timeout_ms * 1000000
-                         : -1;
+    acx__map_init(&m->core, &pm_ops, o ? o->chunksize : 0,
+                  o ? o->buffersize : 0,
+                  (size_t)acx_procpool_max_workers(p),
+                  o ? o->timeout_ms : -1, 0);
     return m;
 }
 
@@ -79,11 +195,7 @@ acx_procpool_map *acx_procpool_map_new(acx_procpool *p, acx_proc_fn fn,
                                        acx_procpool_source next, void *src,
                                        const acx_procpool_map_opts *opts)
 {
-    if (next == NULL) {
-        errno = EINVAL;
-        return NULL;
-    }
-    acx_procpool_map *m = map_alloc(p, fn, opts);
+    acx_procpool_map *m = map_open(p, fn, opts, next != NULL);
     if (m != NULL) {
         m->next = next;
         m->src = src;
@@ -95,159 +207,10 @@ acx_procpool_map *acx_procpool_map_array(acx_procpool *p, acx_proc_fn fn,
                                          const acx_bytes *items, size_t n,
                                          const acx_procpool_map_opts *opts)
 {
-    if (items == NULL && n > 0) {
-        errno = EINVAL;
-        return NULL;
-    }
-    acx_procpool_map *m = map_alloc(p, fn, opts);
-    if (m != NULL) {
-        m->arr = items;
-        m->arr_n = n;
-    }
+    acx_procpool_map *m = map_open(p, fn, opts, items != NULL || n == 0);
+    if (m != NULL)
+        acx__map_array(&m->core, items, n);
     return m;
-}
-
-static int source_take(acx_procpool_map *m, acx_bytes *item)
-{
-    if (m->next == NULL) {
-        if (m->arr_i == m->arr_n)
-            return 0;
-        *item = m->arr[m->arr_i++];
-        return 1;
-    }
-    int r = m->next(m->src, item);
-    return r > 0 ? 1 : r;
-}
-
-/* Pack up to a chunk of input into a request and submit it: its future,
- * or NULL at the end of the input or on an error (recorded). */
-static acx_future *chunk_send(acx_procpool_map *m, size_t *nitems)
-{
-    acx_buf b = {0};
-    uint64_t count = 0;
-    /* sized like the last request: no realloc chain per chunk */
-    size_t want = sizeof(struct acx__pw_req) + sizeof count;
-    if (acx_buf_reserve(&b, m->req_hint > want ? m->req_hint : want) ==
-        NULL) {
-        m->pending_err = -ENOMEM;
-        return NULL;
-    }
-    b.len = sizeof(struct acx__pw_req) + sizeof count;
-    while (count < m->chunksize) {
-        acx_bytes it;
-        int r = source_take(m, &it);
-        if (r <= 0) {
-            m->src_end = 1;
-            if (r < 0)
-                m->pending_err = r;
-            break;
-        }
-        if (it.len > UINT32_MAX) { /* a map item's limit */
-            m->src_end = 1;
-            m->pending_err = -EFBIG;
-            break;
-        }
-        uint32_t len = (uint32_t)it.len;
-        char *at = b.len + sizeof len + it.len < b.cap
-                       ? (char *)b.data + b.len
-                       : acx_buf_reserve(&b, sizeof len + it.len);
-        if (at == NULL) {
-            m->pending_err = -ENOMEM;
-            break;
-        }
-        memcpy(at, &len, sizeof len);
-        if (it.len > 0)
-            memcpy(at + sizeof len, it.data, it.len);
-        b.len += sizeof len + it.len;
-        count++;
-    }
-    if (count == 0) { /* what was packed before an error still goes */
-        acx_buf_free(&b);
-        return NULL;
-    }
-    memcpy((char *)b.data + sizeof(struct acx__pw_req), &count,
-           sizeof count);
-    m->req_hint = b.len;
-    *nitems = count;
-    acx_future *f = acx__procpool_submit_msg(
-        m->p, ACX__PW_CHUNK, m->fn, b.data,
-        b.len - sizeof(struct acx__pw_req));
-    if (f == NULL)
-        m->pending_err = errno == ESHUTDOWN ? -ESHUTDOWN : -errno;
-    return f;
-}
-
-static int ring_push(acx_procpool_map *m, acx_future *f, size_t n)
-{
-    if (m->count == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 8;
-        struct mchunk *r = malloc(cap * sizeof *r);
-        if (r == NULL)
-            return -ENOMEM;
-        for (size_t i = 0; i < m->count; i++)
-            r[i] = m->ring[(m->head + i) % m->cap];
-        free(m->ring);
-        m->ring = r;
-        m->cap = cap;
-        m->head = 0;
-    }
-    m->ring[(m->head + m->count++) % m->cap] = (struct mchunk){f, n};
-    return 0;
-}
-
-static void refill(acx_procpool_map *m)
-{
-    while (m->count < m->max_chunks && !m->src_end && !m->pending_err) {
-        size_t n = 0;
-        acx_future *f = chunk_send(m, &n);
-        if (f == NULL)
-            return;
-        if (ring_push(m, f, n) < 0) {
-            acx_future_cancel(f);
-            acx_future_unref(f);
-            m->pending_err = -ENOMEM;
-            return;
-        }
-    }
-}
-
-static void chunk_drop(acx_procpool_map *m)
-{
-    acx_future *f = m->ring[m->head].f;
-    m->head = (m->head + 1) % m->cap;
-    m->count--;
-    m->pos = 0;
-    m->at = 0;
-    acx_future_cancel(f); /* not sent yet: it never will be */
-    acx_future_unref(f);
-}
-
-static int64_t remaining_ms(const acx_procpool_map *m)
-{
-    if (m->deadline_ns < 0)
-        return -1;
-    int64_t left = m->deadline_ns - mono_ns();
-    return left <= 0 ? 0 : (left + 999999) / 1000000;
-}
-
-/* The oldest chunk's next item from its reply R (N bytes): its error,
- * *DATA and *LEN. */
-static int chunk_item(acx_procpool_map *m, const char *r, size_t n,
-                      const void **data, size_t *len)
-{
-    if (m->at == 0) /* past the count, which the request already told */
-        m->at = sizeof(uint64_t);
-    struct acx__pw_item it;
-    if (m->at > n || n - m->at < sizeof it)
-        return -EPROTO;
-    memcpy(&it, r + m->at, sizeof it);
-    m->at += sizeof it;
-    if (it.len > n - m->at)
-        return -EPROTO;
-    *data = r + m->at;
-    *len = it.len;
-    m->at += it.len;
-    return it.err;
 }
 
 int acx_procpool_map_next(acx_procpool_map *m, const void **data,
@@ -255,53 +218,17 @@ int acx_procpool_map_next(acx_procpool_map *m, const void **data,
 {
     if (m == NULL)
         return -EINVAL;
-    if (m->consumed) {
-        m->consumed = 0;
-        chunk_drop(m);
-    }
-    refill(m);
-    if (m->count == 0) {
-        int err = m->pending_err;
-        m->pending_err = 0;
-        if (err) {
-            m->src_end = 1;
-            return err;
-        }
-        return -ENODATA;
-    }
-    struct mchunk *c = &m->ring[m->head];
-    if (m->pos == 0) { /* a new chunk: wait for it once */
-        int st = acx_future_wait(c->f, remaining_ms(m));
-        if (st == -ETIMEDOUT && !acx_future_done(c->f))
-            return -ETIMEDOUT;
-        const void *r = NULL;
-        m->res_len = 0;
-        if (st == 0)
-            st = acx_procpool_result(c->f, &r, &m->res_len);
-        m->status = st;
-        m->res = r;
-    }
-    const void *d = NULL;
-    size_t l = 0;
-    int err = m->status; /* the whole chunk failed (a crash, a cancel):
-                          * each item reports it */
-    if (err == 0)
-        err = chunk_item(m, m->res, m->res_len, &d, &l);
-    if (data != NULL)
-        *data = err == 0 ? d : NULL;
-    if (len != NULL)
-        *len = err == 0 ? l : 0;
-    if (++m->pos == c->n)
-        m->consumed = 1;
-    return err;
+    struct pm_out o = {data, len};
+    let_go(m); /* the last call's result */
+    return acx__map_next(&m->core, -1, &o);
 }
 
 void acx_procpool_map_free(acx_procpool_map *m)
 {
     if (m == NULL)
         return;
-    while (m->count > 0)
-        chunk_drop(m);
-    free(m->ring);
+    acx__map_release(&m->core);
+    let_go(m);
+    acx_buf_free(&m->req);
     free(m);
 }
