@@ -103,7 +103,10 @@ $(BUILD)/%.c: %.acx $(ACXC)
 EX_ACX  := $(wildcard examples/*.acx)
 EX_BIN  := $(patsubst %.acx,$(BUILD)/%,$(EX_ACX))
 $(BUILD)/examples/%: $(BUILD)/examples/%.c $(LIBACX)
-	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(LIBACX) -lpthread
+	$(CC) $(CFLAGS) -Iruntime -Iexamples -o $@ $< $(EX_EXTRA) $(LIBACX) -lpthread
+# examples/http's request parser is plain C of its own (fuzzed: fuzz_http)
+$(BUILD)/examples/http: EX_EXTRA = examples/http_parse.c
+$(BUILD)/examples/http: examples/http_parse.c examples/http_parse.h
 
 all: $(ACXC) $(LIBACX) $(EX_BIN)
 
