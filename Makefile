@@ -7,7 +7,8 @@
 #   make check-tsan the runtime suites under ThreadSanitizer
 #   make check-valgrind the runtime suites under valgrind memcheck
 #   make bench      benchmarks, each beside a baseline (prints figures)
-#   make check-fuzz run the fuzz targets briefly (acxc, the stream reader;
+#   make check-fuzz run the fuzz targets briefly (acxc, the stream reader,
+#                   the HTTP example's parser, the process pool's wire;
 #                   clang, libFuzzer)
 #   make soak       the soak test, by hand (SOAK_MINUTES=10, SOAK_CONNS=1000)
 #   make install    acxc, libacx (.a, .so), headers, pkg-config, acx.mk,
@@ -286,6 +287,7 @@ check-fuzz: $(BUILD)/fuzz_acxc
 	    $(BUILD)/fuzz_acxc $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: corpus replays clean"
 	@$(MAKE) --no-print-directory check-fuzz-stream
+	@$(MAKE) --no-print-directory check-fuzz-http
 
 # The stream reader's parsing core against a naive model (issue 8).
 $(BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c runtime/stream_buf.c runtime/stream_buf.h
@@ -302,6 +304,23 @@ check-fuzz-stream: $(BUILD)/fuzz_stream
 	@for f in tests/corpus/stream/*; do \
 	    $(BUILD)/fuzz_stream $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: stream corpus replays clean"
+
+# examples/http's request parser, connection by connection, against a
+# naive model (issue 8).
+$(BUILD)/fuzz_http: tests/fuzz/fuzz_http.c examples/http_parse.c examples/http_parse.h
+	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iexamples -o $@ \
+	    tests/fuzz/fuzz_http.c examples/http_parse.c
+.PHONY: check-fuzz-http
+check-fuzz-http: $(BUILD)/fuzz_http
+	@mkdir -p $(BUILD)/fuzz-http-corpus
+	$(BUILD)/fuzz_http -max_total_time=$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 -max_len=16384 -dict=tests/fuzz/http.dict \
+	    $(BUILD)/fuzz-http-corpus tests/corpus/http
+	@for f in tests/corpus/http/*; do \
+	    $(BUILD)/fuzz_http $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
+	done; echo "check-fuzz: http corpus replays clean"
 
 # ---- install: the layout a distribution uses (PREFIX, DESTDIR)
 PREFIX     ?= /usr/local
