@@ -2,7 +2,7 @@
  * a deadline and a bound on how far the sent work runs ahead.
  *
  * The consumer's thread does everything: it reads the input, packs up to
- * CHUNKSIZE items into one request (a u64 count, then each item's u64
+ * CHUNKSIZE items into one request (a u64 count, then each item's u32
  * length and bytes), keeps at most MAX_CHUNKS of them submitted and not
  * fully consumed, and waits for the oldest.  The worker answers with all
  * the chunk's results in one reply, which next walks item by item.
@@ -231,23 +231,22 @@ static int64_t remaining_ms(const acx_procpool_map *m)
 }
 
 /* The oldest chunk's next item from its reply R (N bytes): its error,
- * *DATA and *LEN. */
+ * *DATA and *LEN.  A reply that does not hold a result for each item
+ * sent is -EPROTO for every item from there on. */
 static int chunk_item(acx_procpool_map *m, const char *r, size_t n,
                       const void **data, size_t *len)
 {
-    if (m->at == 0) /* past the count, which the request already told */
-        m->at = sizeof(uint64_t);
-    struct acx__pw_item it;
-    if (m->at > n || n - m->at < sizeof it)
+    if (m->at == 0 &&
+        acx__pw_result_begin(r, n, m->ring[m->head].n, &m->at) < 0)
         return -EPROTO;
-    memcpy(&it, r + m->at, sizeof it);
-    m->at += sizeof it;
-    if (it.len > n - m->at)
+    const char *d;
+    uint32_t l;
+    int err;
+    if (acx__pw_result_item(r, n, &m->at, &err, &d, &l) < 0)
         return -EPROTO;
-    *data = r + m->at;
-    *len = it.len;
-    m->at += it.len;
-    return it.err;
+    *data = d;
+    *len = l;
+    return err;
 }
 
 int acx_procpool_map_next(acx_procpool_map *m, const void **data,

@@ -59,10 +59,7 @@ struct pworker {
     int64_t t_sent; /* when CUR was handed to it (CLOCK_MONOTONIC ns) */
     struct ptask *cur;
     size_t sent;    /* bytes of CUR's request written */
-    struct acx__pw_rep rh;
-    size_t rh_got;
-    struct acx__proc_result *res; /* the reply being read */
-    size_t res_got;
+    struct acx__pw_rd rd; /* the reply being read */
 };
 
 struct acx_procpool {
@@ -309,6 +306,7 @@ static int spawn_one(acx_procpool *p, struct pworker *w)
     }
     memset(w, 0, sizeof *w);
     w->st = W_LIVE;
+    acx__pw_rd_init(&w->rd, PTRDIFF_MAX); /* beyond: malloc fails anyway */
     w->fd = sv[0];
     w->pidfd = -1;
     w->inited = init == NULL;
@@ -391,14 +389,13 @@ static void break_pool(acx_procpool *p, int err, struct ptask **fin)
 
 /* ---- replies (manager thread, under MU) ---------------------------------- */
 
+/* W's reply R (header H) to its current task is in. */
 static void reply_done(acx_procpool *p, struct pworker *w,
-                       struct ptask **fin)
+                       const struct acx__pw_rep *h,
+                       struct acx__proc_result *r, struct ptask **fin)
 {
     struct ptask *t = w->cur;
-    struct acx__proc_result *r = w->res;
     w->cur = NULL;
-    w->res = NULL;
-    w->rh_got = w->res_got = 0;
     if (t == NULL) { /* a reply to nothing: a confused worker */
         acx__proc_result_free(r);
         close_worker(w);
@@ -408,13 +405,12 @@ static void reply_done(acx_procpool *p, struct pworker *w,
         acx__proc_result_free(r);
         task_free(t);
         w->inited = 1;
-        if (w->rh.status < 0)
-            break_pool(p, w->rh.status, fin);
+        if (h->status < 0)
+            break_pool(p, h->status, fin);
         return;
     }
-    r->buf.len = w->rh.len;
     t->res = r;
-    fin_push(fin, t, w->rh.status);
+    fin_push(fin, t, h->status);
     int64_t dt = mono_ns() - w->t_sent;
     p->task_ns = p->task_ns ? (p->task_ns * 7 + dt) / 8 : dt;
     if (p->o.max_tasks_per_worker &&
@@ -422,50 +418,54 @@ static void reply_done(acx_procpool *p, struct pworker *w,
         close_worker(w); /* recycled: a fresh one takes over */
 }
 
-/* Read what W sent: whole replies are finished, a partial one kept. */
+static void kill_worker(struct pworker *w)
+{
+    if (w->pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+    else if (w->pid > 0)
+        kill(w->pid, SIGKILL);
+}
+
+/* Stop reading W: at its EOF, or to drop it. */
+static void stop_reading(acx_procpool *p, struct pworker *w)
+{
+    w->eof = 1;
+    epoll_ctl(p->ep, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+/* Read what W sent: whole replies are finished, a partial one kept.  A
+ * reply the wire's checks reject (or no memory for it) drops the worker:
+ * it is killed, and its task fails with -EOWNERDEAD once it is reaped. */
 static void read_some(acx_procpool *p, struct pworker *w, struct ptask **fin)
 {
     while (!w->eof) {
-        ssize_t n;
-        if (w->rh_got < sizeof w->rh) {
-            n = pp_recv(w->fd, (char *)&w->rh + w->rh_got,
-                        sizeof w->rh - w->rh_got);
-        } else {
-            n = pp_recv(w->fd, (char *)w->res->buf.data + w->res_got,
-                        w->rh.len - w->res_got);
-        }
+        void *at;
+        size_t want;
+        acx__pw_rd_space(&w->rd, &at, &want);
+        ssize_t n = pp_recv(w->fd, at, want);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
             return;
         if (n <= 0) { /* EOF or reset: it is dying; its report follows */
-            w->eof = 1;
-            epoll_ctl(p->ep, EPOLL_CTL_DEL, w->fd, NULL);
+            stop_reading(p, w);
             return;
         }
-        if (w->rh_got < sizeof w->rh) {
-            w->rh_got += (size_t)n;
-            if (w->rh_got < sizeof w->rh)
-                continue;
-            w->res = result_new();
-            if (w->res == NULL ||
-                (w->res->buf.data = malloc(w->rh.len + 1)) == NULL) {
-                /* No memory for the reply: drop the worker (it is killed
-                 * and the task fails with -EOWNERDEAD) */
-                if (w->pidfd >= 0)
-                    syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL,
-                            0);
-                w->eof = 1;
-                epoll_ctl(p->ep, EPOLL_CTL_DEL, w->fd, NULL);
-                return;
-            }
-            w->res->buf.cap = w->rh.len + 1;
-        } else {
-            w->res_got += (size_t)n;
+        int done = acx__pw_rd_commit(&w->rd, (size_t)n);
+        struct acx__proc_result *r = NULL;
+        if (done == 1 && (r = result_new()) == NULL)
+            done = -ENOMEM;
+        if (done < 0) {
+            kill_worker(w);
+            stop_reading(p, w);
+            return;
         }
-        if (w->res_got == w->rh.len) {
-            ((char *)w->res->buf.data)[w->rh.len] = '\0';
-            reply_done(p, w, fin);
+        if (done == 1) {
+            struct acx__pw_rep h = w->rd.h;
+            r->buf.data = acx__pw_rd_take(&w->rd);
+            r->buf.len = (size_t)h.len;
+            r->buf.cap = (size_t)h.len + 1;
+            reply_done(p, w, &h, r, fin);
         }
     }
 }
@@ -489,8 +489,7 @@ static void worker_gone(acx_procpool *p, struct pworker *w, int wstatus,
         t->res = r;
         fin_push(fin, t, -EOWNERDEAD);
     }
-    if (w->res != NULL)
-        acx__proc_result_free(w->res);
+    acx__pw_rd_free(&w->rd);
     if (!w->eof)
         epoll_ctl(p->ep, EPOLL_CTL_DEL, w->fd, NULL);
     close(w->fd);
@@ -500,13 +499,6 @@ static void worker_gone(acx_procpool *p, struct pworker *w, int wstatus,
     w->st = W_FREE;
 }
 
-static void kill_worker(struct pworker *w)
-{
-    if (w->pidfd >= 0)
-        syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
-    else if (w->pid > 0)
-        kill(w->pid, SIGKILL);
-}
 
 /* The forkserver's reports. */
 static void fs_read(acx_procpool *p, struct ptask **fin)

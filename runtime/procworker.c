@@ -228,29 +228,21 @@ static int write_full(int fd, struct iovec *iov, int cnt)
 static int run_chunk(acx_proc_fn fn, const char *in, size_t n, acx_buf *out)
 {
     uint64_t count;
+    size_t at;
     acx_buf one = {0};
-    if (n < sizeof count)
+    if (acx__pw_chunk_begin(in, n, &count, &at) < 0)
         return -EPROTO;
-    memcpy(&count, in, sizeof count);
-    size_t at = sizeof count;
     if (acx_buf_append(out, &count, sizeof count) < 0)
         return -ENOMEM;
     int err = 0;
     for (uint64_t i = 0; i < count && err == 0; i++) {
+        const char *item;
         uint32_t len;
-        if (n - at < sizeof len) {
-            err = -EPROTO;
+        err = acx__pw_chunk_item(in, n, &at, &item, &len);
+        if (err < 0)
             break;
-        }
-        memcpy(&len, in + at, sizeof len);
-        at += sizeof len;
-        if (len > n - at) {
-            err = -EPROTO;
-            break;
-        }
         one.len = 0;
-        struct acx__pw_item it = {.err = fn(in + at, len, &one)};
-        at += len;
+        struct acx__pw_item it = {.err = fn(item, len, &one)};
         if (it.err > 0)
             it.err = 0;
         if (it.err == 0 && one.len > UINT32_MAX)
@@ -289,7 +281,7 @@ static int run_one(const struct acx__pw_req *rq, const void *in,
         return ((acx_proc_fn)f)(in, rq->len, out);
     case ACX__PW_CHUNK:
         return run_chunk((acx_proc_fn)f, in, rq->len, out);
-    default:
+    default: /* acx__pw_req_check let nothing else through */
         return -EPROTO;
     }
 }
@@ -331,6 +323,8 @@ int acx__procworker_run(int fd)
         int r = read_full(fd, &rq, sizeof rq);
         if (r <= 0)
             break;
+        if (acx__pw_req_check(&rq, PTRDIFF_MAX) < 0)
+            return 1; /* a corrupt stream: the parent sees us die */
         in.len = 0;
         if (acx_buf_reserve(&in, rq.len) == NULL ||
             read_full(fd, in.data, rq.len) != 1)
