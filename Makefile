@@ -288,6 +288,7 @@ check-fuzz: $(BUILD)/fuzz_acxc
 	done; echo "check-fuzz: corpus replays clean"
 	@$(MAKE) --no-print-directory check-fuzz-stream
 	@$(MAKE) --no-print-directory check-fuzz-http
+	@$(MAKE) --no-print-directory check-fuzz-procwire
 
 # The stream reader's parsing core against a naive model (issue 8).
 $(BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c runtime/stream_buf.c runtime/stream_buf.h
@@ -321,6 +322,22 @@ check-fuzz-http: $(BUILD)/fuzz_http
 	@for f in tests/corpus/http/*; do \
 	    $(BUILD)/fuzz_http $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: http corpus replays clean"
+
+# The process pool's wire decoding, both ends, against a naive model.
+$(BUILD)/fuzz_procwire: tests/fuzz/fuzz_procwire.c runtime/procwire.c runtime/procwire.h
+	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime -o $@ \
+	    tests/fuzz/fuzz_procwire.c runtime/procwire.c
+.PHONY: check-fuzz-procwire
+check-fuzz-procwire: $(BUILD)/fuzz_procwire
+	@mkdir -p $(BUILD)/fuzz-procwire-corpus
+	$(BUILD)/fuzz_procwire -max_total_time=$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 -max_len=65536 $(BUILD)/fuzz-procwire-corpus \
+	    tests/corpus/procwire
+	@for f in tests/corpus/procwire/*; do \
+	    $(BUILD)/fuzz_procwire $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
+	done; echo "check-fuzz: procwire corpus replays clean"
 
 # ---- install: the layout a distribution uses (PREFIX, DESTDIR)
 PREFIX     ?= /usr/local
