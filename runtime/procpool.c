@@ -306,7 +306,7 @@ static int spawn_one(acx_procpool *p, struct pworker *w)
     }
     memset(w, 0, sizeof *w);
     w->st = W_LIVE;
-    acx__pw_rd_init(&w->rd, PTRDIFF_MAX); /* beyond: malloc fails anyway */
+    acx__pw_rd_init(&w->rd, ACX__PW_LEN_MAX);
     w->fd = sv[0];
     w->pidfd = -1;
     w->inited = init == NULL;

@@ -50,6 +50,12 @@ struct acx__pw_item {
  * kills the worker, whose task fails with -EOWNERDEAD; the worker
  * exits).  Every function reads only the bytes it is given. */
 
+/* The largest payload either end accepts: 1 TiB, more than any machine
+ * this runs on gives one buffer (and AddressSanitizer's allocation limit,
+ * so a sanitized build refuses a forged length instead of aborting in
+ * malloc). */
+#define ACX__PW_LEN_MAX ((size_t)1 << 40)
+
 /* A request header a worker read: 0; -EPROTO an unknown kind; -EMSGSIZE
  * a payload over MAX_LEN bytes. */
 int acx__pw_req_check(const struct acx__pw_req *rq, size_t max_len);

@@ -323,7 +323,7 @@ int acx__procworker_run(int fd)
         int r = read_full(fd, &rq, sizeof rq);
         if (r <= 0)
             break;
-        if (acx__pw_req_check(&rq, PTRDIFF_MAX) < 0)
+        if (acx__pw_req_check(&rq, ACX__PW_LEN_MAX) < 0)
             return 1; /* a corrupt stream: the parent sees us die */
         in.len = 0;
         if (acx_buf_reserve(&in, rq.len) == NULL ||
