@@ -124,7 +124,8 @@ struct acx__fs_msg {
 /* A function of this program as (module index, offset from the module's
  * base): valid in a re-executed copy of the program too, where ASLR put
  * the modules elsewhere.  encode: 0 or -ENOENT; decode: NULL if not
- * found. */
+ * found, or if OFF is outside the module's executable segments (a corrupt
+ * request is refused, not called). */
 int acx__fnref_encode(const void *fn, uint32_t *mod, uint64_t *off);
 void *acx__fnref_decode(uint32_t mod, uint64_t off);
 

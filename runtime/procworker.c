@@ -72,12 +72,16 @@ void acx_buf_free(acx_buf *b)
 
 #define MOD_INDEX_BITS 12
 
+enum { MAX_TEXT = 4 }; /* executable segments a module has: 1 or 2 */
+
 struct fn_find {
     uintptr_t addr;
     uint32_t want, i; /* decode: the index wanted; both: the current one */
     uintptr_t base;
     uint32_t hash;
     int found;
+    int ntext;        /* decode: the module's executable segments */
+    uint64_t text[MAX_TEXT][2]; /* [start, end) from the module's base */
 };
 
 static uint32_t name_hash(const char *s)
@@ -116,6 +120,14 @@ static int find_index(struct dl_phdr_info *info, size_t size, void *data)
     q->base = info->dlpi_addr;
     q->hash = name_hash(info->dlpi_name);
     q->found = 1;
+    for (int k = 0; k < info->dlpi_phnum && q->ntext < MAX_TEXT; k++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            q->text[q->ntext][0] = ph->p_vaddr;
+            q->text[q->ntext][1] = ph->p_vaddr + ph->p_memsz;
+            q->ntext++;
+        }
+    }
     return 1;
 }
 
@@ -143,16 +155,21 @@ int acx__fnref_encode(const void *fn, uint32_t *mod, uint64_t *off)
 void *acx__fnref_decode(uint32_t mod, uint64_t off)
 {
     static uint32_t last_mod = UINT32_MAX;
-    static uintptr_t last_base;
+    static struct fn_find last;
     if (mod != last_mod) {
         struct fn_find q = {.want = mod & ((1u << MOD_INDEX_BITS) - 1)};
         if (!dl_iterate_phdr(find_index, &q) || !q.found ||
             q.hash != mod >> MOD_INDEX_BITS)
             return NULL;
         last_mod = mod;
-        last_base = q.base;
+        last = q;
     }
-    return (void *)(last_base + (uintptr_t)off);
+    /* Only into the module's code: a corrupt offset gets NULL (-ENOENT)
+     * rather than a call to wherever it points. */
+    for (int k = 0; k < last.ntext; k++)
+        if (off >= last.text[k][0] && off < last.text[k][1])
+            return (void *)(last.base + (uintptr_t)off);
+    return NULL;
 }
 
 /* ---- the worker loop ------------------------------------------------------ */
