@@ -7,7 +7,8 @@
 #   make check-tsan the runtime suites under ThreadSanitizer
 #   make check-valgrind the runtime suites under valgrind memcheck
 #   make bench      benchmarks, each beside a baseline (prints figures)
-#   make check-fuzz run the fuzz targets briefly (acxc, the stream reader;
+#   make check-fuzz run the fuzz targets briefly (acxc, the stream reader,
+#                   the HTTP example's parser, the process pool's wire;
 #                   clang, libFuzzer)
 #   make soak       the soak test, by hand (SOAK_MINUTES=10, SOAK_CONNS=1000)
 #   make install    acxc, libacx (.a, .so), headers, pkg-config, acx.mk,
@@ -103,7 +104,10 @@ $(BUILD)/%.c: %.acx $(ACXC)
 EX_ACX  := $(wildcard examples/*.acx)
 EX_BIN  := $(patsubst %.acx,$(BUILD)/%,$(EX_ACX))
 $(BUILD)/examples/%: $(BUILD)/examples/%.c $(LIBACX)
-	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(LIBACX) -lpthread
+	$(CC) $(CFLAGS) -Iruntime -Iexamples -o $@ $< $(EX_EXTRA) $(LIBACX) -lpthread
+# examples/http's request parser is plain C of its own (fuzzed: fuzz_http)
+$(BUILD)/examples/http: EX_EXTRA = examples/http_parse.c
+$(BUILD)/examples/http: examples/http_parse.c examples/http_parse.h
 
 all: $(ACXC) $(LIBACX) $(EX_BIN)
 
@@ -285,6 +289,8 @@ check-fuzz: $(BUILD)/fuzz_acxc
 	    $(BUILD)/fuzz_acxc $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: corpus replays clean"
 	@$(MAKE) --no-print-directory check-fuzz-stream
+	@$(MAKE) --no-print-directory check-fuzz-http
+	@$(MAKE) --no-print-directory check-fuzz-procwire
 
 # The stream reader's parsing core against a naive model (issue 8).
 $(BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c runtime/stream_buf.c runtime/stream_buf.h
@@ -301,6 +307,39 @@ check-fuzz-stream: $(BUILD)/fuzz_stream
 	@for f in tests/corpus/stream/*; do \
 	    $(BUILD)/fuzz_stream $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
 	done; echo "check-fuzz: stream corpus replays clean"
+
+# examples/http's request parser, connection by connection, against a
+# naive model (issue 8).
+$(BUILD)/fuzz_http: tests/fuzz/fuzz_http.c examples/http_parse.c examples/http_parse.h
+	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iexamples -o $@ \
+	    tests/fuzz/fuzz_http.c examples/http_parse.c
+.PHONY: check-fuzz-http
+check-fuzz-http: $(BUILD)/fuzz_http
+	@mkdir -p $(BUILD)/fuzz-http-corpus
+	$(BUILD)/fuzz_http -max_total_time=$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 -max_len=16384 -dict=tests/fuzz/http.dict \
+	    $(BUILD)/fuzz-http-corpus tests/corpus/http
+	@for f in tests/corpus/http/*; do \
+	    $(BUILD)/fuzz_http $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
+	done; echo "check-fuzz: http corpus replays clean"
+
+# The process pool's wire decoding, both ends, against a naive model.
+$(BUILD)/fuzz_procwire: tests/fuzz/fuzz_procwire.c runtime/procwire.c runtime/procwire.h
+	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
+	@mkdir -p $(BUILD)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime -o $@ \
+	    tests/fuzz/fuzz_procwire.c runtime/procwire.c
+.PHONY: check-fuzz-procwire
+check-fuzz-procwire: $(BUILD)/fuzz_procwire
+	@mkdir -p $(BUILD)/fuzz-procwire-corpus
+	$(BUILD)/fuzz_procwire -max_total_time=$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 -max_len=65536 $(BUILD)/fuzz-procwire-corpus \
+	    tests/corpus/procwire
+	@for f in tests/corpus/procwire/*; do \
+	    $(BUILD)/fuzz_procwire $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
+	done; echo "check-fuzz: procwire corpus replays clean"
 
 # ---- install: the layout a distribution uses (PREFIX, DESTDIR)
 PREFIX     ?= /usr/local

@@ -4,9 +4,9 @@
  *   http_epoll PORT      (0: the kernel picks; the port is printed first)
  *
  * Level-triggered; per connection a struct with its request buffer (8 KiB,
- * as the acx example) and the responses not yet written.  It parses the
- * request line and the headers the acx example reads (Connection,
- * Content-Length, Transfer-Encoding), answers GET / (200), other paths
+ * as the acx example) and the responses not yet written.  It parses with
+ * the example's own parser (examples/http_parse.c: the same work per
+ * request on both sides), answers GET / (200), other paths
  * (404), other methods (405), keep-alive as HTTP/1.1 and 1.0 define it,
  * pipelined requests in one write.  Runs until SIGTERM or SIGINT.
  */
@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <time.h>
 
 #include "bench_net.h"
+#include "http_parse.h"
 
 enum { HEAD_MAX = 8192, OUT_MAX = 4096 };
 
@@ -48,50 +48,12 @@ static const char *http_date(void)
     return date;
 }
 
-static int has_token(const char *v, size_t n, const char *t)
+/* The example's status for a parsed request. */
+static int status_of(const struct http_request *rq)
 {
-    size_t tl = strlen(t);
-    for (size_t i = 0; i + tl <= n; i++)
-        if (strncasecmp(v + i, t, tl) == 0)
-            return 1;
-    return 0;
-}
-
-/* One request at BUF[0..N): its length, 0 incomplete, -1 malformed; the
- * status and whether to keep the connection. */
-static long parse(const char *buf, size_t n, int *status, int *head,
-                  int *keep)
-{
-    const char *end = memmem(buf, n, "\r\n\r\n", 4);
-    if (end == NULL)
-        return n >= HEAD_MAX ? -1 : 0;
-    const char *eol = memchr(buf, '\r', (size_t)(end - buf) + 1);
-    const char *sp1 = memchr(buf, ' ', (size_t)(eol - buf));
-    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-    if (!sp1 || !sp2 || eol - sp2 != 9 || memcmp(sp2 + 1, "HTTP/1.", 7))
-        return -1;
-    int get = sp1 - buf == 3 && !memcmp(buf, "GET", 3);
-    *head = sp1 - buf == 4 && !memcmp(buf, "HEAD", 4);
-    int root = sp2 - sp1 == 2 && sp1[1] == '/';
-    *status = !get && !*head ? 405 : root ? 200 : 404;
-    int http11 = sp2[8] == '1', close = 0, ka = 0, body = 0;
-    for (const char *p = eol + 2; p < end + 2; p = eol + 2) {
-        eol = memchr(p, '\r', (size_t)(end + 2 - p));
-        const char *colon = memchr(p, ':', (size_t)(eol - p));
-        if (colon == NULL)
-            return -1;
-        size_t nl = (size_t)(colon - p), vl = (size_t)(eol - colon - 1);
-        if (nl == 10 && !strncasecmp(p, "connection", 10)) {
-            close |= has_token(colon + 1, vl, "close");
-            ka |= has_token(colon + 1, vl, "keep-alive");
-        } else if ((nl == 14 && !strncasecmp(p, "content-length", 14) &&
-                    strtol(colon + 1, NULL, 10) != 0) ||
-                   (nl == 17 && !strncasecmp(p, "transfer-encoding", 17))) {
-            body = 1;
-        }
-    }
-    *keep = !close && (http11 || ka) && !body;
-    return (long)(end - buf) + 4;
+    if (rq->method == HTTP_OTHER)
+        return 405;
+    return rq->target_len == 1 && rq->target[0] == '/' ? 200 : 404;
 }
 
 static void conn_free(struct conn *c)
@@ -124,17 +86,19 @@ static int serve(struct conn *c)
 {
     size_t start = 0;
     while (!c->closing) {
-        int status, head = 0, keep = 0;
-        long used = parse(c->in + start, c->len - start, &status, &head, &keep);
-        if (used == 0)
+        struct http_request rq = {.max_headers = 100};
+        long used = http_parse_request(c->in + start, c->len - start, &rq);
+        if (used == 0 && c->len - start < HEAD_MAX)
             break;
-        if (used < 0)
-            status = c->len - start >= HEAD_MAX ? 431 : 400, keep = 0;
+        int status = used > 0 ? status_of(&rq) : used < 0 ? (int)-used : 431;
+        int keep = used > 0 && rq.keep;
+        int head = used > 0 && rq.method == HTTP_HEAD;
         if (OUT_MAX - c->olen < 512 && flush(c) != 1)
             return -1; /* a client that pipelines faster than it reads */
         const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found"
                            : status == 405 ? "Method Not Allowed"
                            : status == 431 ? "Request Header Fields Too Large"
+                           : status == 505 ? "HTTP Version Not Supported"
                                            : "Bad Request";
         const char *body = status == 200 ? BODY : status == 404 ? "Not Found\n" : "";
         c->olen += (size_t)snprintf(

@@ -466,7 +466,7 @@ echo
 echo "-- 15. HTTP/1.1 keep-alive under wrk: examples/http beside a hand-written epoll server"
 if ! command -v wrk >/dev/null 2>&1; then
     echo "(wrk not installed: no HTTP figures; apt-get install wrk)"
-elif "$CC" "${CFLAGS[@]}" -o "$OUT/http_epoll" bench/http_epoll.c 2>"$OUT/http_epoll.cc.err"; then
+elif "$CC" "${CFLAGS[@]}" -Iexamples -o "$OUT/http_epoll" bench/http_epoll.c examples/http_parse.c 2>"$OUT/http_epoll.cc.err"; then
     echo "   server on CPU 0, wrk -t1 -c50 -d3s --latency on CPU 1; median of $NET_REPS runs;" \
         "load: $(cut -d' ' -f1-3 /proc/loadavg)"
     : >"$OUT/http.runs"

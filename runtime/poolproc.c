@@ -192,33 +192,32 @@ static char *pack(const struct pool_chunk *c, size_t *payload)
     return msg;
 }
 
-/* The reply into C's results: 0 or -EPROTO / -ENOMEM. */
+/* The reply into C's results: 0 or -EPROTO / -ENOMEM.  Decoded by the
+ * pool wire's checks (procwire.c, fuzzed): a result for each item, each
+ * inside the reply, an error never > 0 nor with bytes. */
 static int unpack(struct pool_chunk *c, const acx_buf *rep)
 {
-    struct rd r = {rep->data, (const char *)rep->data + rep->len};
-    uint64_t count;
-    if (rd_u64(&r, &count) < 0 || count != c->n)
+    const char *r = rep->data;
+    size_t at;
+    if (acx__pw_result_begin(r, rep->len, c->n, &at) < 0)
         return -EPROTO;
     for (size_t i = 0; i < c->n; i++) {
-        struct acx__pw_item it;
-        const void *d;
-        if ((size_t)(r.end - r.p) < sizeof it)
+        const char *d;
+        uint32_t len;
+        int err;
+        if (acx__pw_result_item(r, rep->len, &at, &err, &d, &len) < 0)
             return -EPROTO;
-        memcpy(&it, r.p, sizeof it);
-        r.p += sizeof it;
-        if (rd_bytes(&r, it.len, &d) < 0)
-            return -EPROTO;
-        c->err[i] = it.err < 0 ? it.err : 0;
-        if (it.len == 0)
+        c->err[i] = err;
+        if (len == 0)
             continue;
         /* Exactly its size (and the zero byte acx_buf keeps after the
          * data): one small block per result, no growth policy. */
-        char *b = malloc(it.len + 1);
+        char *b = malloc((size_t)len + 1);
         if (b == NULL)
             return -ENOMEM;
-        memcpy(b, d, it.len);
-        b[it.len] = '\0';
-        c->out[i] = (acx_buf){b, it.len, it.len + 1};
+        memcpy(b, d, len);
+        b[len] = '\0';
+        c->out[i] = (acx_buf){b, len, (size_t)len + 1};
     }
     return 0;
 }

@@ -102,7 +102,10 @@ static int pm_wait(struct acx__map *core, struct acx__map_chunk *c,
     if (st == 0)
         st = acx_procpool_result(f, &r, &m->res_len);
     m->res = r;
-    m->at = sizeof(uint64_t); /* past the count the request told */
+    /* a reply that does not answer as many items as were sent is
+     * -EPROTO for each of them (AT past the end fails every item) */
+    if (st == 0 && acx__pw_result_begin(r, m->res_len, c->n, &m->at) < 0)
+        m->at = SIZE_MAX;
     c->status = st; /* a crash, a cancel: each item reports it */
     return 0;
 }
@@ -110,17 +113,14 @@ static int pm_wait(struct acx__map *core, struct acx__map_chunk *c,
 /* The next item of the reply: its error, *DATA and *LEN. */
 static int reply_item(acx_procpool_map *m, const void **data, size_t *len)
 {
-    struct acx__pw_item it;
-    if (m->at > m->res_len || m->res_len - m->at < sizeof it)
+    const char *d;
+    uint32_t l;
+    int err;
+    if (acx__pw_result_item(m->res, m->res_len, &m->at, &err, &d, &l) < 0)
         return -EPROTO;
-    memcpy(&it, m->res + m->at, sizeof it);
-    m->at += sizeof it;
-    if (it.len > m->res_len - m->at)
-        return -EPROTO;
-    *data = m->res + m->at;
-    *len = it.len;
-    m->at += it.len;
-    return it.err;
+    *data = d;
+    *len = l;
+    return err;
 }
 
 struct pm_out {

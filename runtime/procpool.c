@@ -67,13 +67,7 @@ struct pworker {
     int64_t t_sent; /* when CUR was handed to it (CLOCK_MONOTONIC ns) */
     struct ptask *cur;
     size_t sent;    /* bytes of CUR's request written */
-    struct acx__pw_rep rh;
-    size_t rh_got;
-    struct acx__proc_result *res; /* the reply being read */
-    size_t res_got;
-    int discard;    /* its bytes are read and dropped: no memory for them,
-                     * or the reply to an initializer (only the status
-                     * counts) */
+    struct acx__pw_rd rd; /* the reply being read */
 };
 
 struct acx_procpool {
@@ -335,6 +329,7 @@ static int spawn_one(acx_procpool *p, struct pworker *w)
     }
     memset(w, 0, sizeof *w);
     w->st = W_LIVE;
+    acx__pw_rd_init(&w->rd, ACX__PW_LEN_MAX);
     w->fd = sv[0];
     w->pidfd = -1;
     w->inited = init == NULL;
@@ -476,16 +471,13 @@ static void kill_worker(acx_procpool *p, struct pworker *w)
 
 /* ---- replies (manager thread, under MU) ---------------------------------- */
 
+/* W's reply R (header H) to its current task is in. */
 static void reply_done(acx_procpool *p, struct pworker *w,
-                       struct ptask **fin)
+                       const struct acx__pw_rep *h,
+                       struct acx__proc_result *r, struct ptask **fin)
 {
     struct ptask *t = w->cur;
-    struct acx__proc_result *r = w->res;
     w->cur = NULL;
-    w->res = NULL;
-    w->rh_got = w->res_got = 0;
-    int nomem = w->discard && t != NULL && t->f != NULL;
-    w->discard = 0;
     if (t == NULL) { /* a reply to nothing: a confused worker */
         acx__proc_result_free(r);
         close_worker(w);
@@ -495,18 +487,18 @@ static void reply_done(acx_procpool *p, struct pworker *w,
         acx__proc_result_free(r);
         task_free(t);
         w->inited = 1;
-        if (w->rh.status < 0)
-            break_pool(p, w->rh.status, fin);
+        if (h->status < 0)
+            break_pool(p, h->status, fin);
         return;
     }
-    if (nomem) {
-        /* the work's own error if it failed, else ours; the worker is
-         * fine and goes on */
-        fin_push(fin, t, w->rh.status < 0 ? w->rh.status : -ENOMEM);
+    if (r == NULL) {
+        /* no memory for the reply: its bytes were read and dropped; the
+         * work's own error if it failed, else ours (the worker is fine
+         * and goes on) */
+        fin_push(fin, t, h->status < 0 ? h->status : -ENOMEM);
     } else {
-        r->buf.len = w->rh.len;
         t->res = r;
-        fin_push(fin, t, w->rh.status);
+        fin_push(fin, t, h->status);
     }
     p->spawn_held = 0; /* things changed: a spawn may work now */
     int64_t dt = mono_ns() - w->t_sent;
@@ -516,65 +508,50 @@ static void reply_done(acx_procpool *p, struct pworker *w,
         close_worker(w); /* recycled: a fresh one takes over */
 }
 
-/* A reply's header is in: make room for its bytes.  0 when they are to
- * be dropped: an initializer's reply (only its status counts), or no
- * memory (the task then fails with -ENOMEM; the worker is fine and the
- * next reply is read as usual). */
-static int reply_alloc(struct pworker *w)
+/* Stop reading W: at its EOF, or to drop it. */
+static void stop_reading(acx_procpool *p, struct pworker *w)
 {
-    if (w->cur != NULL && w->cur->f == NULL)
-        return 0;
-    w->res = result_new();
-    if (w->res == NULL)
-        return 0;
-    if ((w->res->buf.data = malloc(w->rh.len + 1)) == NULL) {
-        acx__proc_result_free(w->res);
-        w->res = NULL;
-        return 0;
-    }
-    w->res->buf.cap = w->rh.len + 1;
-    return 1;
+    w->eof = 1;
+    epoll_ctl(p->ep, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
-/* Read what W sent: whole replies are finished, a partial one kept. */
+/* Read what W sent: whole replies are finished, a partial one kept.  A
+ * reply the wire's checks reject drops the worker: it is killed, and its
+ * task fails with -EOWNERDEAD once it is reaped.  With no memory for a
+ * reply the reader drops its bytes and the task fails with -ENOMEM. */
 static void read_some(acx_procpool *p, struct pworker *w, struct ptask **fin)
 {
     while (!w->eof) {
-        ssize_t n;
-        char scrap[4096];
-        if (w->rh_got < sizeof w->rh) {
-            n = pp_recv(w->fd, (char *)&w->rh + w->rh_got,
-                        sizeof w->rh - w->rh_got);
-        } else if (w->discard) {
-            size_t left = w->rh.len - w->res_got;
-            n = pp_recv(w->fd, scrap, left < sizeof scrap ? left
-                                                           : sizeof scrap);
-        } else {
-            n = pp_recv(w->fd, (char *)w->res->buf.data + w->res_got,
-                        w->rh.len - w->res_got);
-        }
+        void *at;
+        size_t want;
+        acx__pw_rd_space(&w->rd, &at, &want);
+        ssize_t n = pp_recv(w->fd, at, want);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
             return;
         if (n <= 0) { /* EOF or reset: it is dying; its report follows */
-            w->eof = 1;
-            epoll_ctl(p->ep, EPOLL_CTL_DEL, w->fd, NULL);
+            stop_reading(p, w);
             return;
         }
-        if (w->rh_got < sizeof w->rh) {
-            w->rh_got += (size_t)n;
-            if (w->rh_got < sizeof w->rh)
-                continue;
-            if (!reply_alloc(w))
-                w->discard = 1;
-        } else {
-            w->res_got += (size_t)n;
+        int done = acx__pw_rd_commit(&w->rd, (size_t)n);
+        if (done < 0) { /* the wire's checks refused it */
+            kill_worker(p, w);
+            stop_reading(p, w);
+            return;
         }
-        if (w->res_got == w->rh.len) {
-            if (w->res != NULL)
-                ((char *)w->res->buf.data)[w->rh.len] = '\0';
-            reply_done(p, w, fin);
+        if (done == 1) {
+            struct acx__pw_rep h = w->rd.h;
+            char *data = acx__pw_rd_take(&w->rd); /* NULL: dropped */
+            struct acx__proc_result *r = data ? result_new() : NULL;
+            if (r != NULL) {
+                r->buf.data = data;
+                r->buf.len = (size_t)h.len;
+                r->buf.cap = (size_t)h.len + 1;
+            } else {
+                free(data);
+            }
+            reply_done(p, w, &h, r, fin); /* R NULL: no memory for it */
         }
     }
 }
@@ -598,8 +575,7 @@ static void worker_gone(acx_procpool *p, struct pworker *w, int wstatus,
         t->res = r;
         fin_push(fin, t, -EOWNERDEAD);
     }
-    if (w->res != NULL)
-        acx__proc_result_free(w->res);
+    acx__pw_rd_free(&w->rd);
     if (!w->eof)
         epoll_ctl(p->ep, EPOLL_CTL_DEL, w->fd, NULL);
     close(w->fd);

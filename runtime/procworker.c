@@ -72,12 +72,16 @@ void acx_buf_free(acx_buf *b)
 
 #define MOD_INDEX_BITS 12
 
+enum { MAX_TEXT = 4 }; /* executable segments a module has: 1 or 2 */
+
 struct fn_find {
     uintptr_t addr;
     uint32_t want, i; /* decode: the index wanted; both: the current one */
     uintptr_t base;
     uint32_t hash;
     int found;
+    int ntext;        /* decode: the module's executable segments */
+    uint64_t text[MAX_TEXT][2]; /* [start, end) from the module's base */
 };
 
 static uint32_t name_hash(const char *s)
@@ -116,6 +120,14 @@ static int find_index(struct dl_phdr_info *info, size_t size, void *data)
     q->base = info->dlpi_addr;
     q->hash = name_hash(info->dlpi_name);
     q->found = 1;
+    for (int k = 0; k < info->dlpi_phnum && q->ntext < MAX_TEXT; k++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            q->text[q->ntext][0] = ph->p_vaddr;
+            q->text[q->ntext][1] = ph->p_vaddr + ph->p_memsz;
+            q->ntext++;
+        }
+    }
     return 1;
 }
 
@@ -143,16 +155,21 @@ int acx__fnref_encode(const void *fn, uint32_t *mod, uint64_t *off)
 void *acx__fnref_decode(uint32_t mod, uint64_t off)
 {
     static uint32_t last_mod = UINT32_MAX;
-    static uintptr_t last_base;
+    static struct fn_find last;
     if (mod != last_mod) {
         struct fn_find q = {.want = mod & ((1u << MOD_INDEX_BITS) - 1)};
         if (!dl_iterate_phdr(find_index, &q) || !q.found ||
             q.hash != mod >> MOD_INDEX_BITS)
             return NULL;
         last_mod = mod;
-        last_base = q.base;
+        last = q;
     }
-    return (void *)(last_base + (uintptr_t)off);
+    /* Only into the module's code: a corrupt offset gets NULL (-ENOENT)
+     * rather than a call to wherever it points. */
+    for (int k = 0; k < last.ntext; k++)
+        if (off >= last.text[k][0] && off < last.text[k][1])
+            return (void *)(last.base + (uintptr_t)off);
+    return NULL;
 }
 
 /* ---- the worker loop ------------------------------------------------------ */
@@ -228,29 +245,21 @@ static int write_full(int fd, struct iovec *iov, int cnt)
 static int run_chunk(acx_proc_fn fn, const char *in, size_t n, acx_buf *out)
 {
     uint64_t count;
+    size_t at;
     acx_buf one = {0};
-    if (n < sizeof count)
+    if (acx__pw_chunk_begin(in, n, &count, &at) < 0)
         return -EPROTO;
-    memcpy(&count, in, sizeof count);
-    size_t at = sizeof count;
     if (acx_buf_append(out, &count, sizeof count) < 0)
         return -ENOMEM;
     int err = 0;
     for (uint64_t i = 0; i < count && err == 0; i++) {
+        const char *item;
         uint32_t len;
-        if (n - at < sizeof len) {
-            err = -EPROTO;
+        err = acx__pw_chunk_item(in, n, &at, &item, &len);
+        if (err < 0)
             break;
-        }
-        memcpy(&len, in + at, sizeof len);
-        at += sizeof len;
-        if (len > n - at) {
-            err = -EPROTO;
-            break;
-        }
         one.len = 0;
-        struct acx__pw_item it = {.err = fn(in + at, len, &one)};
-        at += len;
+        struct acx__pw_item it = {.err = fn(item, len, &one)};
         if (it.err > 0)
             it.err = 0;
         if (it.err == 0 && one.len > UINT32_MAX)
@@ -289,7 +298,7 @@ static int run_one(const struct acx__pw_req *rq, const void *in,
         return ((acx_proc_fn)f)(in, rq->len, out);
     case ACX__PW_CHUNK:
         return run_chunk((acx_proc_fn)f, in, rq->len, out);
-    default:
+    default: /* acx__pw_req_check let nothing else through */
         return -EPROTO;
     }
 }
@@ -324,7 +333,8 @@ static void spin_for_input(int fd)
 int acx__procworker_run(int fd)
 {
     acx_buf in = {0}, out = {0};
-    for (int first = 1;; first = 0) {
+    int rc = 0;
+    for (int first = 1; rc == 0; first = 0) {
         struct acx__pw_req rq;
         if (!first)
             spin_for_input(fd);
@@ -332,9 +342,14 @@ int acx__procworker_run(int fd)
         if (r <= 0)
             break;
         in.len = 0;
-        if (acx_buf_reserve(&in, rq.len) == NULL ||
-            read_full(fd, in.data, rq.len) != 1)
-            return 1;
+        /* a corrupt stream, or one cut mid-request: the parent sees us
+         * die */
+        if (acx__pw_req_check(&rq, ACX__PW_LEN_MAX) < 0 ||
+            acx_buf_reserve(&in, rq.len) == NULL ||
+            read_full(fd, in.data, rq.len) != 1) {
+            rc = 1;
+            break;
+        }
         out.len = 0;
         struct acx__pw_rep rp = {.status = run_one(&rq, in.data, &out)};
         if (rp.status > 0)
@@ -342,9 +357,10 @@ int acx__procworker_run(int fd)
         rp.len = rp.status == 0 ? out.len : 0;
         struct iovec iov[2] = {{&rp, sizeof rp}, {out.data, rp.len}};
         if (write_full(fd, iov, rp.len ? 2 : 1) < 0)
-            return 1;
+            rc = 1;
     }
+    /* freed on every way out: valgrind sees no leak in a worker */
     acx_buf_free(&in);
     acx_buf_free(&out);
-    return 0;
+    return rc;
 }

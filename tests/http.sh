@@ -111,6 +111,36 @@ t_limit() { # a request head over 8 KiB: 431, then close
 t_bad() {
     raw 'BOGUS\r\n\r\n' >"$dir/bad" && [ "$(statuses <"$dir/bad")" = "400 " ]
 }
+t_strict() { # what could make client and server disagree on where a request ends: 400 and close
+    local req
+    for req in 'GET / HTTP/1.1\r\nContent-Length : 5\r\n\r\n' \
+        'GET / HTTP/1.1\r\nX: a\r\n Content-Length: 5\r\n\r\n' \
+        'GET / HTTP/1.1\r\nContent-Length: 0, 5\r\n\r\n' \
+        'GET / HTTP/1.1\r\nContent-Length: +5\r\n\r\n' \
+        'GET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n' \
+        'GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n' \
+        'GET / HTTP/1.1\r\nX: a\nContent-Length: 5\r\n\r\n' \
+        'GET / HTTP/1.1\r\nX: a\rb\r\n\r\n' \
+        'GET /\001 HTTP/1.1\r\n\r\n' 'GET / HTTP/1.2\r\n\r\n' \
+        'GET / HTTP/1.1 \r\n\r\n' 'G@T / HTTP/1.1\r\n\r\n'; do
+        raw "$req" >"$dir/strict" || return 1
+        [ "$(statuses <"$dir/strict")" = "400 " ] || { echo "not 400: $req"; return 1; }
+    done
+    # the same length twice, or a zero one, is fine and keeps the connection
+    raw 'GET / HTTP/1.1\r\nContent-Length: 0\r\ncontent-length:  0 \r\n\r\nGET / HTTP/1.1\r\nConnection: close\r\n\r\n' >"$dir/strict" &&
+        [ "$(statuses <"$dir/strict")" = "200 200 " ]
+}
+t_version() { # another major version: 505, then close
+    raw 'GET / HTTP/2.0\r\n\r\n' >"$dir/v2" && grep -q '^HTTP/1.1 505 HTTP Version Not Supported' "$dir/v2"
+}
+t_headers() { # 100 header lines are fine, 101 are 431
+    local h99
+    h99=$(for i in $(seq 99); do printf 'X-%d: v\\r\\n' "$i"; done)
+    raw "GET / HTTP/1.1\r\n${h99}Connection: close\r\n\r\n" >"$dir/h100" &&
+        [ "$(statuses <"$dir/h100")" = "200 " ] &&
+        raw "GET / HTTP/1.1\r\n${h99}X-100: v\r\nConnection: close\r\n\r\n" >"$dir/h101" &&
+        [ "$(statuses <"$dir/h101")" = "431 " ]
+}
 t_idle() { # an idle keep-alive connection is closed after IDLE_MS
     local t0 t1
     t0=$(date +%s%N)
@@ -131,6 +161,9 @@ check "Connection: close is honoured" t_close
 check "HTTP/1.0 closes unless keep-alive" t_http10
 check "a request head over 8 KiB gets 431 and a close" t_limit
 check "a malformed request gets 400 and a close" t_bad
+check "a smuggling-prone or malformed head gets 400 and a close" t_strict
+check "HTTP/2.0 gets 505" t_version
+check "more than 100 header lines get 431" t_headers
 check "an idle keep-alive connection is closed" t_idle
 
 t_sigterm() {
