@@ -67,6 +67,7 @@ struct acx_throttle {
     _Atomic uint64_t bias;   /* the parameters, changed only with the */
     _Atomic uint64_t tau;    /* word locked: tau = burst * interval */
     _Atomic double interval; /* ticks per token */
+    _Atomic uint64_t one;    /* th_ceil_even(interval): one token's ticks */
     _Atomic double rate, burst;
     int64_t (*now_fn)(void *);
     void *now_arg;
@@ -151,7 +152,9 @@ static inline th_step th_after(const acx_throttle *t, uint64_t w,
     st.tau = atomic_load_explicit(&t->tau, memory_order_relaxed);
     uint64_t tat = w - bias;
     uint64_t base = (int64_t)(tat - now) > 0 ? tat : now;
-    st.nt = base + th_ceil_even(n * iv);
+    /* one token, the common take: its ticks precomputed */
+    st.nt = base + (n == 1 ? atomic_load_explicit(&t->one, memory_order_relaxed)
+                           : th_ceil_even(n * iv));
     st.word = st.nt + bias;
     st.ahead = (int64_t)(st.nt - now);
     return st;
@@ -339,6 +342,7 @@ acx_throttle *acx_throttle_new(double rate, double burst)
         return NULL;
     }
     atomic_init(&t->interval, iv);
+    atomic_init(&t->one, th_ceil_even(iv));
     atomic_init(&t->tau, tau);
     atomic_init(&t->rate, rate);
     atomic_init(&t->burst, burst);
@@ -422,6 +426,7 @@ static int th_change(acx_throttle *t, double rate, double burst)
         w2 = w + 2; /* the word only grows: no ABA for fast paths */
     atomic_store_explicit(&t->bias, w2 - tat2, memory_order_relaxed);
     atomic_store_explicit(&t->interval, iv2, memory_order_relaxed);
+    atomic_store_explicit(&t->one, th_ceil_even(iv2), memory_order_relaxed);
     atomic_store_explicit(&t->tau, tau2, memory_order_relaxed);
     atomic_store_explicit(&t->rate, rate, memory_order_relaxed);
     atomic_store_explicit(&t->burst, burst, memory_order_relaxed);
