@@ -292,54 +292,37 @@ check-fuzz: $(BUILD)/fuzz_acxc
 	@$(MAKE) --no-print-directory check-fuzz-http
 	@$(MAKE) --no-print-directory check-fuzz-procwire
 
-# The stream reader's parsing core against a naive model (issue 8).
-$(BUILD)/fuzz_stream: tests/fuzz/fuzz_stream.c runtime/stream_buf.c runtime/stream_buf.h
+# The other fuzz targets share one shape (issue 8): NAME, the harness and
+# the code it drives (and headers, as prerequisites), -I flags, the longest
+# input, extra libFuzzer flags.  Each runs FUZZ_TIME seconds, then its
+# corpus in tests/corpus/NAME must replay clean.
+define fuzz_rule
+$(BUILD)/fuzz_$(1): $(2)
 	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
 	@mkdir -p $(BUILD)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime -o $@ \
-	    tests/fuzz/fuzz_stream.c runtime/stream_buf.c
-.PHONY: check-fuzz-stream
-check-fuzz-stream: $(BUILD)/fuzz_stream
-	@mkdir -p $(BUILD)/fuzz-stream-corpus
-	$(BUILD)/fuzz_stream -max_total_time=$(FUZZ_TIME) -timeout=5 \
-	    -rss_limit_mb=2048 -max_len=8192 $(BUILD)/fuzz-stream-corpus \
-	    tests/corpus/stream
-	@for f in tests/corpus/stream/*; do \
-	    $(BUILD)/fuzz_stream $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
-	done; echo "check-fuzz: stream corpus replays clean"
+	clang -g -O1 -fsanitize=fuzzer,address,undefined $(3) -o $$@ \
+	    $(filter %.c,$(2))
+.PHONY: check-fuzz-$(1)
+check-fuzz-$(1): $(BUILD)/fuzz_$(1)
+	@mkdir -p $(BUILD)/fuzz-$(1)-corpus
+	$(BUILD)/fuzz_$(1) -max_total_time=$$(FUZZ_TIME) -timeout=5 \
+	    -rss_limit_mb=2048 -max_len=$(4) $(5) $(BUILD)/fuzz-$(1)-corpus \
+	    tests/corpus/$(1)
+	@for f in tests/corpus/$(1)/*; do \
+	    $(BUILD)/fuzz_$(1) $$$$f >/dev/null 2>&1 || { echo "regression: $$$$f"; exit 1; }; \
+	done; echo "check-fuzz: $(1) corpus replays clean"
+endef
 
+# the stream reader's parsing core against a naive model
+$(eval $(call fuzz_rule,stream,tests/fuzz/fuzz_stream.c runtime/stream_buf.c \
+    runtime/stream_buf.h,-Iruntime,8192,))
 # examples/http's request parser, connection by connection, against a
-# naive model (issue 8).
-$(BUILD)/fuzz_http: tests/fuzz/fuzz_http.c examples/http_parse.c examples/http_parse.h
-	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
-	@mkdir -p $(BUILD)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iexamples -o $@ \
-	    tests/fuzz/fuzz_http.c examples/http_parse.c
-.PHONY: check-fuzz-http
-check-fuzz-http: $(BUILD)/fuzz_http
-	@mkdir -p $(BUILD)/fuzz-http-corpus
-	$(BUILD)/fuzz_http -max_total_time=$(FUZZ_TIME) -timeout=5 \
-	    -rss_limit_mb=2048 -max_len=16384 -dict=tests/fuzz/http.dict \
-	    $(BUILD)/fuzz-http-corpus tests/corpus/http
-	@for f in tests/corpus/http/*; do \
-	    $(BUILD)/fuzz_http $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
-	done; echo "check-fuzz: http corpus replays clean"
-
-# The process pool's wire decoding, both ends, against a naive model.
-$(BUILD)/fuzz_procwire: tests/fuzz/fuzz_procwire.c runtime/procwire.c runtime/procwire.h
-	@ACX_EXTRA_DEPS=libclang-rt-14-dev scripts/deps.sh
-	@mkdir -p $(BUILD)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Iruntime -o $@ \
-	    tests/fuzz/fuzz_procwire.c runtime/procwire.c
-.PHONY: check-fuzz-procwire
-check-fuzz-procwire: $(BUILD)/fuzz_procwire
-	@mkdir -p $(BUILD)/fuzz-procwire-corpus
-	$(BUILD)/fuzz_procwire -max_total_time=$(FUZZ_TIME) -timeout=5 \
-	    -rss_limit_mb=2048 -max_len=65536 $(BUILD)/fuzz-procwire-corpus \
-	    tests/corpus/procwire
-	@for f in tests/corpus/procwire/*; do \
-	    $(BUILD)/fuzz_procwire $$f >/dev/null 2>&1 || { echo "regression: $$f"; exit 1; }; \
-	done; echo "check-fuzz: procwire corpus replays clean"
+# naive model
+$(eval $(call fuzz_rule,http,tests/fuzz/fuzz_http.c examples/http_parse.c \
+    examples/http_parse.h,-Iexamples,16384,-dict=tests/fuzz/http.dict))
+# the process pool's wire decoding, both ends, against a naive model
+$(eval $(call fuzz_rule,procwire,tests/fuzz/fuzz_procwire.c runtime/procwire.c \
+    runtime/procwire.h,-Iruntime,65536,))
 
 # ---- install: the layout a distribution uses (PREFIX, DESTDIR)
 PREFIX     ?= /usr/local
