@@ -1074,14 +1074,21 @@ static struct acx__proc_result *result_of(const acx_future *f, int *st)
     return r;
 }
 
+/* F's status, with *R its result: a finished future that holds no
+ * process pool result is -EINVAL. */
+static int done_result(const acx_future *f, struct acx__proc_result **r)
+{
+    int st;
+    *r = result_of(f, &st);
+    return st == 0 && *r == NULL ? -EINVAL : st;
+}
+
 int acx_procpool_result(const acx_future *f, const void **data, size_t *len)
 {
     if (f == NULL)
         return -EINVAL;
-    int st;
-    struct acx__proc_result *r = result_of(f, &st);
-    if (st == 0 && r == NULL)
-        st = -EINVAL;
+    struct acx__proc_result *r;
+    int st = done_result(f, &r);
     if (st < 0)
         return st;
     if (data != NULL)
@@ -1095,10 +1102,8 @@ int acx_procpool_result_take(acx_future *f, acx_buf *out)
 {
     if (f == NULL || out == NULL)
         return -EINVAL;
-    int st;
-    struct acx__proc_result *r = result_of(f, &st);
-    if (st == 0 && r == NULL)
-        st = -EINVAL;
+    struct acx__proc_result *r;
+    int st = done_result(f, &r);
     if (st < 0)
         return st;
     *out = r->buf;
