@@ -317,6 +317,14 @@ static void futex_wake(uint32_t *w, int n)
     syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
+/* Wake up to N sleeping workers: WAKE moves first, so one about to
+ * sleep on its old value does not. */
+static void wake_sleepers(acx_executor *ex, int n)
+{
+    __atomic_add_fetch(&ex->wake, 1, __ATOMIC_SEQ_CST);
+    futex_wake(&ex->wake, n);
+}
+
 /* Workers not asleep (an estimate: both counts move meanwhile). */
 static int awake(acx_executor *ex)
 {
@@ -341,8 +349,7 @@ static void arm_watch(acx_executor *ex)
         __atomic_load_n(&ex->watch_wanted, __ATOMIC_RELAXED) ||
         __atomic_exchange_n(&ex->watch_wanted, 1, __ATOMIC_SEQ_CST))
         return;
-    __atomic_add_fetch(&ex->wake, 1, __ATOMIC_SEQ_CST);
-    futex_wake(&ex->wake, 1);
+    wake_sleepers(ex, 1);
 }
 
 /* Queued work may need a worker: wake a sleeper unless one spins (it
@@ -361,14 +368,12 @@ static void wake_one(acx_executor *ex)
     }
     if (__atomic_exchange_n(&ex->waking, 1, __ATOMIC_SEQ_CST) != 0)
         return;
-    __atomic_add_fetch(&ex->wake, 1, __ATOMIC_SEQ_CST);
-    futex_wake(&ex->wake, 1);
+    wake_sleepers(ex, 1);
 }
 
 static void wake_all(acx_executor *ex)
 {
-    __atomic_add_fetch(&ex->wake, 1, __ATOMIC_SEQ_CST);
-    futex_wake(&ex->wake, INT_MAX);
+    wake_sleepers(ex, INT_MAX);
 }
 
 static int closed(acx_executor *ex)
@@ -461,10 +466,8 @@ static void watch(acx_executor *ex)
         }
         int room = wake_limit(ex) - awake(ex); /* awake counts us */
         if (queued && room >= 0) {
-            if (room > 0) {
-                __atomic_add_fetch(&ex->wake, 1, __ATOMIC_SEQ_CST);
-                futex_wake(&ex->wake, room);
-            }
+            if (room > 0)
+                wake_sleepers(ex, room);
             break;
         }
         struct timespec ts = {.tv_sec = 0, .tv_nsec = WATCH_NS};
