@@ -333,6 +333,10 @@ void acx__executor_abandon(acx_executor *ex);
  * any machine. */
 void acx__executor_set_cpus(acx_executor *ex, int n);
 
+/* Tests: give EX's CPU meter CPUS CPUs and RUNNING as its count of
+ * runnable threads (NULL: the machine's); CPUS 0 turns the meter off. */
+void acx__executor_set_meter(acx_executor *ex, int cpus, int (*running)(void));
+
 /* Tests: whether batches are guarded by membarrier(2) (1) or by full
  * fences on both sides (0, as without membarrier); ON 0 switches to the
  * fences, 1 back (if membarrier works), -1 only asks.  Only while no

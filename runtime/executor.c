@@ -22,12 +22,15 @@
  * Waking stops at the CPUs: once as many workers are awake as the
  * process may use CPUs, a backlog wakes nobody more (a ninth worker on
  * two CPUs only takes turns with the others: measured, a burst of no-op
- * tasks ran 10-20 % slower on 8 workers than on 1).  Workers blocked in
- * their tasks (sleeps, I/O: what to_thread is for) must not hold the
- * backlog up, so while the cap holds work back one sleeping worker keeps
- * a stall watch (Go's sysmon does the same for its Ps): every WATCH_NS
- * it counts the workers that have sat in one task since its last look,
- * raises the cap by that many, and wakes workers to match.
+ * tasks ran 10-20 % slower on 8 workers than on 1); and below that cap
+ * a worker wakes another only while the CPU meter finds a CPU idle (the
+ * thread that submits may fill one).  Workers blocked in their tasks
+ * (sleeps, I/O: what to_thread is for) must not hold the backlog up, so
+ * while the cap or the meter holds work back one sleeping worker keeps a
+ * stall watch (Go's sysmon does the same for its Ps): it looks again and
+ * again, counts the workers that have sat asleep or blocked in one task
+ * since its last look, raises the cap by that many, and wakes workers to
+ * match; and it takes work itself when a CPU comes free.
  *
  * Shutdown sets a flag that a submit reads after its exchange (both
  * sequentially consistent): a submit that saw it clear linked its node
@@ -42,6 +45,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
@@ -59,7 +63,11 @@
 
 #define IDLE_SPIN_NS 50000 /* how long an idle worker looks before sleeping */
 #define BATCH_MAX 16       /* most queued items a worker takes at once */
-#define WATCH_NS 500000    /* the stall watch's period */
+#define WATCH_NS 500000    /* the stall watch's longest period */
+#define METER_NS 100000    /* the CPU meter's longest trust in a sample */
+#define WATCH_MIN_NS 50000 /* the stall watch's first period */
+#define SKIP_TAKES 15      /* takes a worker turned down skips wake_one */
+#define LONG_LOOKS 20      /* looks in one running task that count as stuck */
 #define NAME_MAX_LEN 15    /* pthread_setname_np's limit, without the NUL */
 
 struct worker {
@@ -67,12 +75,14 @@ struct worker {
     acx_executor *ex;
     pthread_t tid;
     int exited; /* past its last use of the executor: join will not block */
+    pid_t os_tid; /* the kernel's id, for its state in /proc (atomic) */
     /* for the stall watch: tasks begun (written by the worker alone),
-     * whether it is in one, and the count at the watch's last look
-     * (the watcher's, under MU) */
+     * whether it is in one, the count at the watch's last look and the
+     * looks since it began its task (the watcher's, under MU) */
     _Alignas(64) unsigned long begun;
     int in_task;
     unsigned long seen;
+    unsigned looks;
     /* the batch it runs, open to theft (run_batch, steal) */
     uint32_t block;  /* a word lock: the batch is replaced or robbed */
     uint32_t at;     /* AT(item, state): the worker's progress */
@@ -112,6 +122,12 @@ struct acx_executor {
     int stuck;              /* workers the watch found stuck in a task */
     int watcher;            /* a sleeper keeps the stall watch */
     int watch_wanted;       /* a sleeper is asked to keep it */
+    /* the CPU meter (cpu_spare), sampled by one thread at a time */
+    _Alignas(64) int64_t meter_t; /* when it last sampled (monotonic ns) */
+    int meter_spare;        /* idle CPUs it found then */
+    int metering;           /* a thread samples */
+    int meter_cpus;         /* CPUs online, or 0: no meter */
+    int (*meter_fn)(void);  /* nr_running, or a test's */
     /* workers running a batch of several items (an idle worker looks for
      * work to steal only while some do); its own line, as every batch
      * writes it and submits read the line above */
@@ -129,6 +145,8 @@ struct acx_executor {
     acx_executor_opts o;
     char prefix[NAME_MAX_LEN + 1];
 };
+
+static int nr_running(void);
 
 static __thread acx_future *cur_work;
 static __thread acx_executor *cur_exec; /* the executor this worker serves */
@@ -186,6 +204,10 @@ acx_executor *acx_executor_new(const acx_executor_opts *opts)
                                       : "acxpool");
     ex->o.thread_name_prefix = ex->prefix;
     ex->cpus = usable_cpus();
+    if (ex->cpus == online_cpus())
+        ex->meter_cpus = ex->cpus;
+    ex->meter_fn = nr_running;
+    ex->meter_t = INT64_MIN / 2; /* no sample yet */
     ex->qtail = ex->qhead = &ex->stub;
     pthread_mutex_init(&ex->mu, NULL);
     return ex;
@@ -194,6 +216,12 @@ acx_executor *acx_executor_new(const acx_executor_opts *opts)
 void acx__executor_set_cpus(acx_executor *ex, int n)
 {
     ex->cpus = n < 1 ? 1 : n;
+}
+
+void acx__executor_set_meter(acx_executor *ex, int cpus, int (*running)(void))
+{
+    ex->meter_cpus = cpus;
+    ex->meter_fn = running != NULL ? running : nr_running;
 }
 
 /* ---- the queue ------------------------------------------------------------ */
@@ -340,6 +368,75 @@ static int wake_limit(acx_executor *ex)
     return ex->cpus + __atomic_load_n(&ex->stuck, __ATOMIC_RELAXED);
 }
 
+/* Awake workers that are not stuck: at least one must be, while work is
+ * queued, whatever the CPUs do. */
+static int productive(acx_executor *ex)
+{
+    return awake(ex) - __atomic_load_n(&ex->stuck, __ATOMIC_RELAXED);
+}
+
+/* Threads running or waiting for a CPU, system-wide, now (the fourth
+ * field of /proc/loadavg, "running/total"; the reader counts itself);
+ * -1 when it cannot tell.  About 1.2 us. */
+static int nr_running(void)
+{
+    char buf[128];
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *p = buf;
+    for (int field = 0; field < 3; field++) {
+        p = strchr(p, ' ');
+        if (p == NULL)
+            return -1;
+        p++;
+    }
+    char *end;
+    long r = strtol(p, &end, 10);
+    return end != p && *end == '/' && r >= 0 && r < INT_MAX ? (int)r : -1;
+}
+
+/* The CPU meter: how many CPUs sit idle, from the count of runnable
+ * threads on the machine, sampled at most once every METER_NS (a clock
+ * read otherwise).  Waking a worker when no CPU is idle only makes it
+ * take turns with a busy thread: measured, a submitter filling one of two
+ * CPUs and a worker the other ran a burst of no-op tasks 5-10 % faster
+ * than with a second worker awake, which took a third of the submitter's
+ * CPU.  (The process's CPU clock cannot tell: it sees another thread's
+ * running time only at scheduler ticks, 4 ms apart here.)  The count is
+ * the machine's, so it is trusted only when this process may use every
+ * CPU online; with a narrower affinity mask (taskset, a container's
+ * cpuset) there is no meter, and where /proc cannot be read a sample
+ * finds nothing: every CPU counts as idle then, and the cap alone holds
+ * waking back. */
+static int cpu_spare(acx_executor *ex)
+{
+    int cpus = ex->meter_cpus;
+    if (cpus == 0)
+        return ex->cpus;
+    int64_t now = mono_ns();
+    if (now - __atomic_load_n(&ex->meter_t, __ATOMIC_ACQUIRE) < METER_NS ||
+        __atomic_exchange_n(&ex->metering, 1, __ATOMIC_ACQUIRE))
+        return __atomic_load_n(&ex->meter_spare, __ATOMIC_RELAXED);
+    int spare = __atomic_load_n(&ex->meter_spare, __ATOMIC_RELAXED);
+    if (now - __atomic_load_n(&ex->meter_t, __ATOMIC_RELAXED) >= METER_NS) {
+        int running = ex->meter_fn(); /* nobody sampled meanwhile */
+        spare = running < 0       ? ex->cpus
+                : running >= cpus ? 0
+                                  : cpus - running;
+        spare = spare < ex->cpus ? spare : ex->cpus;
+        __atomic_store_n(&ex->meter_spare, spare, __ATOMIC_RELAXED);
+        __atomic_store_n(&ex->meter_t, now, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&ex->metering, 0, __ATOMIC_RELEASE);
+    return spare;
+}
+
 /* Ask a sleeper to keep the stall watch, unless one keeps it or has
  * been asked already.  The wake-up is any sleeper's: whoever leaves its
  * sleep first takes the request. */
@@ -354,21 +451,27 @@ static void arm_watch(acx_executor *ex)
 
 /* Queued work may need a worker: wake a sleeper unless one spins (it
  * will see the work), a wake-up is already on its way (whoever it wakes
- * takes work and, if more is queued, wakes the next), or the awake
- * workers already fill the CPUs (the watch then looks for stuck ones). */
-static void wake_one(acx_executor *ex)
+ * takes work and, if more is queued, wakes the next), or a worker is
+ * at work and either the awake ones fill the cap or, with METER, the
+ * CPU meter finds no CPU idle.  The watch then looks again: for stuck
+ * workers, and for a CPU that comes free.  Submits do not meter (a clock
+ * read per submit): while a worker is at work they leave the decision
+ * to it and to the watch.  Whether it left a sleeper asleep for want
+ * of a CPU or room under the cap (the watch is on it). */
+static int wake_one(acx_executor *ex, int meter)
 {
     if (__atomic_load_n(&ex->spinning, __ATOMIC_SEQ_CST) != 0 ||
         __atomic_load_n(&ex->sleepers, __ATOMIC_SEQ_CST) == 0 ||
         __atomic_load_n(&ex->waking, __ATOMIC_RELAXED) != 0)
-        return;
-    if (awake(ex) >= wake_limit(ex)) {
+        return 0;
+    if (productive(ex) > 0 && (!meter || awake(ex) >= wake_limit(ex) ||
+                               cpu_spare(ex) == 0)) {
         arm_watch(ex);
-        return;
+        return 1;
     }
-    if (__atomic_exchange_n(&ex->waking, 1, __ATOMIC_SEQ_CST) != 0)
-        return;
-    wake_sleepers(ex, 1);
+    if (__atomic_exchange_n(&ex->waking, 1, __ATOMIC_SEQ_CST) == 0)
+        wake_sleepers(ex, 1);
+    return 0;
 }
 
 static void wake_all(acx_executor *ex)
@@ -430,15 +533,43 @@ static void worker_sleep(acx_executor *ex, struct worker *me)
     __atomic_store_n(&ex->waking, 0, __ATOMIC_SEQ_CST);
 }
 
-/* The workers that have sat in one task since the watch's last look
- * (they began no task in between): presumed blocked. */
+/* Whether thread TID of this process is running or waiting for a CPU
+ * (state R in /proc), rather than asleep or in a blocking call.  When
+ * /proc cannot tell (not mounted, out of fds), no: presumed blocked, so
+ * that blocking work still gets its threads. */
+static int runnable(pid_t tid)
+{
+    char path[64], buf[128];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the name may hold spaces and ')' */
+    return p != NULL && p[1] == ' ' && p[2] == 'R';
+}
+
+/* The workers stuck in a task: those that have sat in one task since the
+ * watch's last look (they began no task in between) and are not running
+ * (asleep, in a blocking call), or have run it for LONG_LOOKS looks.  A
+ * worker that is only waiting for a CPU is not stuck: on a busy machine
+ * a worker preempted for a whole period would otherwise raise the cap
+ * and wake another worker to crowd the CPUs further (counted: 245 such
+ * false finds in 400 bursts of no-op tasks on 2 CPUs). */
 static int count_stuck(acx_executor *ex)
 {
     int n = 0;
     pthread_mutex_lock(&ex->mu);
     for (struct worker *w = ex->workers; w != NULL; w = w->next) {
         unsigned long b = __atomic_load_n(&w->begun, __ATOMIC_RELAXED);
-        if (__atomic_load_n(&w->in_task, __ATOMIC_RELAXED) && b == w->seen)
+        if (!__atomic_load_n(&w->in_task, __ATOMIC_RELAXED) || b != w->seen)
+            w->looks = 0;
+        else if (++w->looks >= LONG_LOOKS ||
+                 !runnable(__atomic_load_n(&w->os_tid, __ATOMIC_RELAXED)))
             n++;
         w->seen = b;
     }
@@ -447,51 +578,98 @@ static int count_stuck(acx_executor *ex)
 }
 
 /* The stall watch, kept by a worker that arm_watch asked: while work
- * waits behind the cap, or in a batch a blocked worker holds, look every
- * WATCH_NS.  Stuck workers raise the cap, and the watcher then takes work
- * itself and wakes sleepers up to the new cap; with the queue empty, a
- * stuck worker sends the watcher to steal the rest of its batch.
- * Returns when it should take work (woken, the cap rose, a theft) or
- * nothing waits any more. */
-static void watch(acx_executor *ex)
+ * waits behind the cap or the CPU meter, or in a batch a blocked worker
+ * holds, look again and again (after WATCH_MIN_NS, then twice as long
+ * each time up to WATCH_NS).  Stuck workers raise the cap; when no awake
+ * worker is left that is not stuck, or the cap and an idle CPU allow,
+ * the watcher takes work itself and wakes sleepers for the other idle
+ * CPUs.  With the queue empty, a stuck worker sends the watcher to steal
+ * the rest of its batch.  Returns when it should take work (woken, room
+ * for it, a theft) or nothing waits any more. */
+static int watch_room(acx_executor *ex)
+{
+    int room = wake_limit(ex) - awake(ex); /* awake counts us */
+    if (productive(ex) <= 1)
+        return room > 0 ? room : 0; /* only we can run the queue */
+    int spare = room >= 0 ? cpu_spare(ex) : 0;
+    if (spare == 0)
+        return -1;
+    return room < spare - 1 ? room : spare - 1;
+}
+
+/* Nothing waits for the watch (no work queued, no batch open to theft):
+ * it may end.  It stops first, then looks again, so that a submit that
+ * armed no new watch (it saw this one) has its work seen here.  PUBS is
+ * read before BATCHED, for the watcher's next sleep (worker_sleep). */
+static int watch_done(acx_executor *ex, struct worker *me)
+{
+    uint64_t pubs = __atomic_load_n(&ex->pubs, __ATOMIC_SEQ_CST);
+    if (q_nonempty(ex) || __atomic_load_n(&ex->batched, __ATOMIC_SEQ_CST))
+        return 0;
+    __atomic_store_n(&ex->stuck, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&ex->watcher, 0, __ATOMIC_SEQ_CST);
+    if (q_nonempty(ex) || __atomic_load_n(&ex->batched, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&ex->watcher, 1, __ATOMIC_SEQ_CST);
+        return 0;
+    }
+    me->pubs_seen = pubs;
+    return 1;
+}
+
+/* Keep the watch: 1 when the watcher should take work, 0 when nothing
+ * waits any more (it then sleeps again: waking it to watch must not
+ * also add it to the workers that the meter and the cap hold to the
+ * CPUs). */
+static int watch(acx_executor *ex, struct worker *me)
 {
     __atomic_store_n(&ex->watcher, 1, __ATOMIC_SEQ_CST);
+    long period = WATCH_MIN_NS;
     for (;;) {
         uint32_t seen = __atomic_load_n(&ex->wake, __ATOMIC_SEQ_CST);
-        int queued = q_nonempty(ex);
-        if (closed(ex) ||
-            (!queued && !__atomic_load_n(&ex->batched, __ATOMIC_SEQ_CST))) {
-            __atomic_store_n(&ex->stuck, 0, __ATOMIC_RELAXED);
+        if (closed(ex))
             break;
-        }
-        int room = wake_limit(ex) - awake(ex); /* awake counts us */
-        if (queued && room >= 0) {
+        if (watch_done(ex, me))
+            return 0;
+        int room = q_nonempty(ex) ? watch_room(ex) : -1;
+        if (room >= 0) {
             if (room > 0)
                 wake_sleepers(ex, room);
             break;
         }
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = WATCH_NS};
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = period};
+        period = period * 2 < WATCH_NS ? period * 2 : WATCH_NS;
         __atomic_add_fetch(&ex->sleepers, 1, __ATOMIC_SEQ_CST);
         syscall(SYS_futex, &ex->wake, FUTEX_WAIT_PRIVATE, seen, &ts, NULL,
                 0);
         __atomic_sub_fetch(&ex->sleepers, 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&ex->wake, __ATOMIC_SEQ_CST) != seen)
-            break; /* woken: work for us */
+        if (__atomic_load_n(&ex->wake, __ATOMIC_SEQ_CST) != seen) {
+            /* Woken: work for us.  The wake-up may have been meant for
+             * a sleeper (WAKING set, one FUTEX_WAKE): we take its place
+             * and clear WAKING as it would have, or every later wake-up
+             * would wait for a worker that nobody woke. */
+            __atomic_store_n(&ex->waking, 0, __ATOMIC_SEQ_CST);
+            break;
+        }
         int stuck = count_stuck(ex);
         __atomic_store_n(&ex->stuck, stuck, __ATOMIC_RELAXED);
         if (stuck > 0 && !q_nonempty(ex))
             break; /* a stuck worker's batch may hold work: steal it */
     }
     __atomic_store_n(&ex->watcher, 0, __ATOMIC_SEQ_CST);
+    return 1;
 }
 
-/* Sleep; then keep the stall watch if asked to. */
+/* Sleep; keep the stall watch when asked to, and sleep again after it
+ * unless it found work for this worker. */
 static void worker_idle(acx_executor *ex, struct worker *me)
 {
-    worker_sleep(ex, me);
-    if (__atomic_load_n(&ex->watch_wanted, __ATOMIC_RELAXED) &&
-        __atomic_exchange_n(&ex->watch_wanted, 0, __ATOMIC_SEQ_CST))
-        watch(ex);
+    for (;;) {
+        worker_sleep(ex, me);
+        if (!__atomic_load_n(&ex->watch_wanted, __ATOMIC_RELAXED) ||
+            !__atomic_exchange_n(&ex->watch_wanted, 0, __ATOMIC_SEQ_CST) ||
+            watch(ex, me))
+            return;
+    }
 }
 
 /* ---- workers --------------------------------------------------------------- */
@@ -744,6 +922,7 @@ static void worker_loop(acx_executor *ex, struct worker *me)
 {
     unsigned done = 0;
     int spinner = 0;
+    unsigned skip = 0; /* takes in a row left before it asks wake_one */
     for (;;) {
         acx__work *batch[BATCH_MAX];
         int busy = 0, end = 0;
@@ -753,13 +932,22 @@ static void worker_loop(acx_executor *ex, struct worker *me)
                 spinner = 0;
                 __atomic_store_n(&ex->spinning, 0, __ATOMIC_SEQ_CST);
             }
-            if (q_nonempty(ex))
-                wake_one(ex); /* more work: the next worker joins in */
+            /* More work: the next worker may join in.  Once turned down
+             * (the watch is then on it), it asks again only every
+             * SKIP_TAKES takes in a row: the meter's clock read on each
+             * take of a burst cost 5 % of a worker's time.  A worker
+             * fresh from idling always asks (a submit that saw it woken
+             * counts on it to wake the next). */
+            if (skip > 0)
+                skip--;
+            else if (q_nonempty(ex) && wake_one(ex, 1))
+                skip = SKIP_TAKES;
             done += (unsigned)run_taken(ex, me, batch, k);
             if (done == ex->o.max_tasks_per_worker)
                 break; /* recycle: a fresh thread takes over */
             continue;
         }
+        skip = 0;
         if (end || __atomic_load_n(&ex->broken, __ATOMIC_ACQUIRE))
             break;
         if (busy || closed(ex)) { /* a submit is linking its node */
@@ -803,6 +991,8 @@ static void *worker_main(void *arg)
     int n = ex->seq++;
     pthread_mutex_unlock(&ex->mu);
     name_thread(ex, n);
+    __atomic_store_n(&me->os_tid, (pid_t)syscall(SYS_gettid),
+                     __ATOMIC_RELAXED);
     int err = ex->o.initializer ? ex->o.initializer(ex->o.initarg) : 0;
     if (err < 0)
         break_executor(ex, err);
@@ -964,7 +1154,7 @@ acx_future *acx_executor_submit(acx_executor *ex, acx_work_fn fn, void *arg)
         errno = -err;
         return NULL;
     }
-    wake_one(ex);
+    wake_one(ex, 0);
     return f;
 }
 
