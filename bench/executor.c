@@ -5,7 +5,8 @@
  *               every result waited for: tasks per second (the best of
  *               BENCH_REPS bursts on one executor, as libuv's pool lives
  *               on between its bursts; the three pools take turns burst
- *               by burst); then the same burst on 1, 2, 4 and 8 workers:
+ *               by burst); then the same burst on 1, 2, 4 and 8 workers
+ *               (executors taking turns too, best of 2 * BENCH_REPS):
  *               adding workers must not slow it down;
  *   round trip: one no-op task submitted, its result waited for, again
  *               and again: p50 and p99 in microseconds.
@@ -94,19 +95,25 @@ static double acx_burst_on(acx_executor *ex)
     return n / (dt / 1e9);
 }
 
-/* The best of REPS bursts on one executor of W workers. */
-static double acx_burst_workers(int w)
+/* The best of 2 * REPS bursts on an executor of each of the N worker
+ * counts WS into BEST; the executors take turns burst by burst, so that
+ * on a shared machine each best comes from the same stretch of time (one
+ * after the other, the four figures drifted by 10-20 % from run to run). */
+static void acx_burst_workers(const int *ws, int n, double *best)
 {
-    acx_executor_opts o = {.max_workers = w};
-    acx_executor *ex = acx_executor_new(&o);
-    double best = 0;
-    for (int r = 0; r < bench_reps(); r++) {
-        double x = acx_burst_on(ex);
-        if (x > best)
-            best = x;
+    acx_executor *ex[8];
+    for (int i = 0; i < n; i++) {
+        acx_executor_opts o = {.max_workers = ws[i]};
+        ex[i] = acx_executor_new(&o);
+        best[i] = 0;
     }
-    acx_executor_free(ex);
-    return best;
+    for (int r = 0; r < 2 * bench_reps(); r++)
+        for (int i = 0; i < n; i++) {
+            double x = acx_burst_on(ex[i]);
+            best[i] = x > best[i] ? x : best[i];
+        }
+    for (int i = 0; i < n; i++)
+        acx_executor_free(ex[i]);
 }
 
 static void acx_trip(double *p50, double *p99)
@@ -341,8 +348,7 @@ int main(void)
 #endif
     static const int ws[] = {1, 2, 4, 8};
     double by[4];
-    for (int i = 0; i < 4; i++)
-        by[i] = acx_burst_workers(ws[i]);
+    acx_burst_workers(ws, 4, by);
     for (int i = 1; i < 4; i++) {
         char name[96];
         snprintf(name, sizeof name, "executor: burst on %d workers, beside 1",
