@@ -119,9 +119,14 @@ typedef struct acx_executor_opts {
  * within a microsecond or two; sleeping workers are woken one at a time,
  * and only while the queued work outgrows the awake ones, so idle workers
  * cost a burst nothing.  A backlog wakes workers only up to the number
- * of CPUs the process may use (more only take turns on them); workers
- * found blocked in a task for 0.5-1 ms (sleeps, I/O) do not count, so
- * blocking work still gets up to max_workers threads.  A worker may take
+ * of CPUs the process may use (more only take turns on them), and only
+ * while a CPU is idle (the thread that submits may fill one; the count
+ * of runnable threads in /proc/loadavg tells, when the process may use
+ * every CPU online), unless the queued work waits behind tasks that
+ * have run for 60 us or more.  Workers found asleep or blocked in a task
+ * (sleeps, I/O) for 20 us-1 ms, or running one task for about 9 ms, do
+ * not count, so blocking work still gets up to max_workers threads.  A
+ * worker may take
  * a few items of a long queue at once, but an idle worker takes over
  * those that wait behind a task that blocks.  NULL with errno (EINVAL: a
  * negative max_workers; ENOMEM).  Any thread. */
