@@ -124,7 +124,7 @@ typedef struct acx_executor_opts {
  * of runnable threads in /proc/loadavg tells, when the process may use
  * every CPU online), unless the queued work waits behind tasks that
  * have run for 60 us or more.  Workers found asleep or blocked in a task
- * (sleeps, I/O) for 20 us-1 ms, or running one task for about 9 ms, do
+ * (sleeps, I/O) for 20 us-1 ms, or running one task for about 8 ms, do
  * not count, so blocking work still gets up to max_workers threads.  A
  * worker may take
  * a few items of a long queue at once, but an idle worker takes over
