@@ -376,20 +376,29 @@ static int productive(acx_executor *ex)
     return awake(ex) - __atomic_load_n(&ex->stuck, __ATOMIC_RELAXED);
 }
 
+/* The start of a small /proc file PATH into BUF (SIZE bytes, NUL
+ * included): 0, or -1 when it cannot be read. */
+static int read_proc(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
 /* Threads running or waiting for a CPU, system-wide, now (the fourth
  * field of /proc/loadavg, "running/total"; the reader counts itself);
  * -1 when it cannot tell.  About 1.2 us. */
 static int nr_running(void)
 {
     char buf[128];
-    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_proc("/proc/loadavg", buf, sizeof buf) < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     char *p = buf;
     for (int field = 0; field < 3; field++) {
         p = strchr(p, ' ');
@@ -407,10 +416,9 @@ static int nr_running(void)
  * read otherwise), or afresh at each of the WATCHER's looks (which does
  * not count itself: the CPU it runs on is the one it would take).
  * Waking a worker when no CPU is idle only makes it take turns with a
- * busy thread: measured, a submitter filling one of two
- * CPUs and a worker the other ran a burst of no-op tasks 5-10 % faster
- * than with a second worker awake, which took a third of the submitter's
- * CPU.  (The process's CPU clock cannot tell: it sees another thread's
+ * busy thread: measured, a submitter filling one of two CPUs and a worker
+ * the other ran a burst of no-op tasks 5-10 % faster than with a second
+ * worker awake, which took a third of the submitter's CPU.  (The process's CPU clock cannot tell: it sees another thread's
  * running time only at scheduler ticks, 4 ms apart here.)  The count is
  * the machine's, so it is trusted only when this process may use every
  * CPU online; with a narrower affinity mask (taskset, a container's
@@ -543,14 +551,8 @@ static int runnable(pid_t tid)
 {
     char path[64], buf[128];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (read_proc(path, buf, sizeof buf) < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
     char *p = strrchr(buf, ')'); /* the name may hold spaces and ')' */
     return p != NULL && p[1] == ' ' && p[2] == 'R';
 }
@@ -559,11 +561,11 @@ static int runnable(pid_t tid)
  * watch's last look (they began no task in between) and are not running
  * (asleep, in a blocking call), or have run it for LONG_LOOKS looks.  A
  * worker that has run one task across two looks is SLOW (the meter then
- * lets work queued behind it have a worker).  A worker that is only waiting
- * for a CPU is not stuck: on a busy machine
- * a worker preempted for a whole period would otherwise raise the cap
- * and wake another worker to crowd the CPUs further (counted: 245 such
- * false finds in 400 bursts of no-op tasks on 2 CPUs). */
+ * lets work queued behind it have a worker).  A worker that is only
+ * waiting for a CPU is not stuck: on a busy machine a worker preempted for
+ * a whole period would otherwise raise the cap and wake another worker to
+ * crowd the CPUs further (counted: 245 such false finds in 400 bursts of
+ * no-op tasks on 2 CPUs). */
 static int count_stuck(acx_executor *ex, int *slow)
 {
     int n = 0;
@@ -587,15 +589,9 @@ static int count_stuck(acx_executor *ex, int *slow)
     return n;
 }
 
-/* The stall watch, kept by a worker that arm_watch asked: while work
- * waits behind the cap or the CPU meter, or in a batch a blocked worker
- * holds, look again and again (after WATCH_MIN_NS, then twice as long
- * each time up to WATCH_NS).  Stuck workers raise the cap; when no awake
- * worker is left that is not stuck, or the cap and an idle CPU allow,
- * the watcher takes work itself and wakes sleepers for the other idle
- * CPUs.  With the queue empty, a stuck worker sends the watcher to steal
- * the rest of its batch.  Returns when it should take work (woken, room
- * for it, a theft) or nothing waits any more. */
+/* How many sleepers the watcher should wake besides taking work itself
+ * (SLOW: workers found in one running task across two looks), or -1:
+ * the cap or the meter holds the queued work back. */
 static int watch_room(acx_executor *ex, int slow)
 {
     int room = wake_limit(ex) - awake(ex); /* awake counts us */
@@ -608,7 +604,7 @@ static int watch_room(acx_executor *ex, int slow)
      * busy building chunks, to block: a vCPU that has gone idle takes
      * long to wake on this VM.) */
     if (spare == 0 && room >= 0 && slow > 0)
-        spare = 2;
+        return room < 1 ? room : 1;
     if (spare == 0)
         return -1;
     return room < spare - 1 ? room : spare - 1;
@@ -633,10 +629,17 @@ static int watch_done(acx_executor *ex, struct worker *me)
     return 1;
 }
 
-/* Keep the watch: 1 when the watcher should take work, 0 when nothing
- * waits any more (it then sleeps again: waking it to watch must not
- * also add it to the workers that the meter and the cap hold to the
- * CPUs). */
+/* The stall watch, kept by a worker that arm_watch asked: while work
+ * waits behind the cap or the CPU meter, or in a batch a blocked worker
+ * holds, look again and again (after WATCH_MIN_NS, then twice as long
+ * each time up to WATCH_NS).  Stuck workers raise the cap; when no awake
+ * worker is left that is not stuck, or the cap and an idle CPU allow,
+ * the watcher takes work itself and wakes sleepers for the other idle
+ * CPUs.  With the queue empty, a stuck worker sends the watcher to steal
+ * the rest of its batch.  1 when the watcher should take work (woken,
+ * room for it, a theft), 0 when nothing waits any more (it then sleeps
+ * again: waking it to watch must not also add it to the workers that
+ * the meter and the cap hold to the CPUs). */
 static int watch(acx_executor *ex, struct worker *me)
 {
     __atomic_store_n(&ex->watcher, 1, __ATOMIC_SEQ_CST);
