@@ -23,6 +23,8 @@
  * Each returns, besides what it lists, -ECANCELED / -ETIMEDOUT when
  * interrupted, -ENOMEM, and -ESHUTDOWN when the executor refuses work.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_AIO_H
 #define ACX_AIO_H
 
@@ -30,6 +32,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- name resolution ----------------------------------------------------
  *
@@ -142,4 +148,7 @@ int acx_aio_jobs(void);
  * Set it while no job runs. */
 extern int (*acx__aio_fault)(const char *call, size_t *len);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -23,11 +23,17 @@
  * A thread blocked here blocks its whole loop if it is a loop thread: in a
  * coroutine use the _async calls (or a timeout of 0).
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_BQUEUE_H
 #define ACX_BQUEUE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct acx_bqueue acx_bqueue;
 
@@ -136,4 +142,7 @@ ACX_ASYNC_DECL(int, acx_bqueue_put_prio_async,
  * 0, -ECANCELED, -ETIMEDOUT, -EINVAL. */
 ACX_ASYNC_DECL(int, acx_bqueue_join_async, (acx_bqueue * q));
 
+#ifdef __cplusplus
+}
+#endif
 #endif

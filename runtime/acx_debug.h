@@ -4,10 +4,16 @@
  * Included by acx.h; see it for the conventions.  Everything here is per
  * loop and called on the loop thread unless a call says otherwise.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_DEBUG_H
 #define ACX_DEBUG_H
 
 #include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- fd readiness (asyncio's add_reader / add_writer, awaitable) -------
  *
@@ -169,4 +175,7 @@ void acx_set_slow_step_handler(void (*fn)(const acx_slow_step *s, void *arg),
 int acx_set_dump_signal(int signo);
 int acx_dump_signal(void);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -7,11 +7,17 @@
  * for coroutines on a loop.  In C the workers of a thread pool run
  * CPU-bound work in parallel (there is no GIL).
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_EXECUTOR_H
 #define ACX_EXECUTOR_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- futures, the thread side (concurrent.futures.Future) --------------
  *
@@ -250,4 +256,7 @@ acx_executor *acx_default_executor(void);
  * then never freed).  Any thread; read when acx_run ends. */
 void acx_set_default_executor_timeout(int64_t ms);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -11,11 +11,17 @@
  * of the function that awaits them (no allocation); their fields are
  * private.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_GROUP_H
 #define ACX_GROUP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* One watcher per awaited task: a waiter on its end, the combinator state
  * that owns it and the task itself.  NOTIFY is NULL once it has fired or
@@ -347,4 +353,7 @@ acx__init_acx_group_end(struct acx__frame_acx_group_end *f,
 }
 ACX_ASYNC_DECL(int, acx_group_end, (acx_task_group * g));
 
+#ifdef __cplusplus
+}
+#endif
 #endif

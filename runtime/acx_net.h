@@ -30,11 +30,17 @@
  * before a loop uses it).  Send never raises SIGPIPE (MSG_NOSIGNAL): a
  * write to a closed peer returns -EPIPE.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_NET_H
 #define ACX_NET_H
 
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct acx_sock acx_sock;
 
@@ -253,4 +259,7 @@ int acx_sock_waiters(const acx_sock *s, int *readers, int *writers);
  * gives them.  Loop thread; not for production use. */
 extern int (*acx__net_fault)(const char *call, size_t *len);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

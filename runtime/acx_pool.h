@@ -32,11 +32,17 @@
  * acx_buf *out).  (In the process variant the tuple travels packed in
  * one buffer and is unpacked into an acx_buf array in the worker.)
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_POOL_H
 #define ACX_POOL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #include "acx_procpool.h" /* acx_buf, acx_proc_fn */
 
@@ -268,4 +274,7 @@ int acx_pool_terminate(acx_pool *p);
 int acx_pool_join(acx_pool *p, int64_t timeout_ms);
 void acx_pool_free(acx_pool *p);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

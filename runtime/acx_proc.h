@@ -30,12 +30,18 @@
  * like a socket; spawning and freeing are fine from any thread when no
  * loop waits on it.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_PROC_H
 #define ACX_PROC_H
 
 #include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct acx_proc acx_proc;
 
@@ -211,4 +217,7 @@ void acx_proc_free(acx_proc *p);
  * thread. */
 int acx_proc_orphans(void);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -61,11 +61,17 @@
  * then gives "worker 1234 killed by signal 6 (Aborted)".  The worker is
  * replaced and the pool goes on: it never hangs on a dead worker.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_PROCPOOL_H
 #define ACX_PROCPOOL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---- byte buffers ---------------------------------------------------------
  *
@@ -294,4 +300,7 @@ void acx_procpool_map_free(acx_procpool_map *m);
  * the paths the kernel rarely takes.  Any thread; not for production use. */
 extern int (*acx__procpool_fault)(const char *call, size_t *len);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -31,13 +31,13 @@
  *     memory-safe.  What the receiver's CTX points to is the caller's: free
  *     it only when no send can still be calling the receiver.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_SIGNAL_H
 #define ACX_SIGNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "acx.h" /* acx_coro and ACX_ASYNC_DECL, for async receivers */
 
 #ifdef __cplusplus
 extern "C" {

@@ -50,10 +50,16 @@
  * drain / write_eof / close / abort / write_buffered /
  * set_write_limits.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_STREAM_H
 #define ACX_STREAM_H
 
 #include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct acx_stream acx_stream;
 
@@ -296,4 +302,7 @@ void acx__init_acx_stream_close(struct acx__frame_acx_stream_close *f,
  * The stream's system calls consult acx__net_fault (acx_net.h) with the
  * names "recv" and "send", as the socket awaits do. */
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -27,6 +27,8 @@
  * frees nothing.  The awaitables' frames are declared below so generated
  * code embeds them in the awaiting frame: awaiting costs no allocation.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_SYNC_H
 #define ACX_SYNC_H
 

@@ -19,6 +19,8 @@
  * Every call below may be made from any thread, concurrently, unless it
  * says otherwise.
  */
+#include "acx.h" /* alone, this part brings all of acx.h, in its order */
+
 #ifndef ACX_THROTTLE_H
 #define ACX_THROTTLE_H
 

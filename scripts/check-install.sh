@@ -8,6 +8,7 @@
 #   c) tests/install/cmake: find_package(acx) and acx_add_sources()
 #   d) the man pages render without warnings and list every option
 #   e) `make uninstall` leaves no file behind
+# and, first, that each installed header compiles on its own (C and C++).
 # Run by `make check-install` (not by `make check`: it needs cmake).
 set -uo pipefail
 build=$1
@@ -62,6 +63,21 @@ check "pkg-config: version and flags" bash -c "
     [ \"\$(echo \$(pkg-config --cflags acx))\" = '-I$dest/usr/include/acx' ] &&
     pkg-config --libs acx | grep -q -- '-L$dest/usr/lib -lacx' &&
     pkg-config --static --libs acx | grep -q -- -lpthread"
+
+# Each installed header alone (a user may include acx_pool.h and nothing
+# else), as C and as C++ (the declarations are extern "C").
+for h in "$dest"/usr/include/acx/*.h; do
+    name=$(basename "$h")
+    check "$name compiles on its own (C)" bash -c "echo '#include <$name>' |
+        $cc $warn -fsyntax-only -I'$dest/usr/include/acx' -x c -"
+    if command -v c++ >/dev/null; then
+        check "$name compiles on its own (C++)" bash -c "
+            echo '#include <$name>
+int main(void) { return 0; }' |
+            c++ -Wall -Wextra -Werror -fsyntax-only \
+                -I'$dest/usr/include/acx' -x c++ -"
+    fi
+done
 
 # ---- a) hello, out of tree, with the installed acxc and pkg-config
 a=$work/a
