@@ -337,6 +337,15 @@ void acx__executor_set_cpus(acx_executor *ex, int n);
  * runnable threads (NULL: the machine's); CPUS 0 turns the meter off. */
 void acx__executor_set_meter(acx_executor *ex, int cpus, int (*running)(void));
 
+/* Tests: stage a race in EX.  FN(EX, WHERE) runs, in the thread that
+ * gets there, at the moment WHERE names (NULL: off):
+ *   ACX__RACE_LAST_POP: a take of the last queued node is about to put
+ *     the queue's placeholder behind it (under the consumers' lock; a
+ *     submit here lands its node before the placeholder). */
+enum { ACX__RACE_LAST_POP };
+void acx__executor_race_hook(acx_executor *ex,
+                             void (*fn)(acx_executor *, int where));
+
 /* Tests: whether batches are guarded by membarrier(2) (1) or by full
  * fences on both sides (0, as without membarrier); ON 0 switches to the
  * fences, 1 back (if membarrier works), -1 only asks.  Only while no

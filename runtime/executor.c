@@ -114,6 +114,7 @@ struct acx_executor {
     acx__work *qhead;
     uint64_t base;          /* written under QMU, read atomically */
     acx__work stub;         /* the queue's placeholder node */
+    void (*race)(acx_executor *, int); /* tests: races to stage */
     /* idle workers; submits read these */
     _Alignas(64) int spinning; /* 0 or 1: a worker looks at the queue */
     int sleepers;           /* workers on (or about to sleep on) WAKE */
@@ -121,7 +122,10 @@ struct acx_executor {
     uint32_t wake;          /* futex word of sleeping workers */
     int cpus;               /* awake workers that backlog may wake */
     int stuck;              /* workers the watch found stuck in a task */
-    int watcher;            /* a sleeper keeps the stall watch */
+    int watcher;            /* sleepers keeping the stall watch: one, but
+                             * a request that raced a watch's start may
+                             * add a second (a count, so that the first
+                             * to end does not hide the other) */
     int watch_wanted;       /* a sleeper is asked to keep it */
     /* the CPU meter (cpu_spare), sampled by one thread at a time */
     _Alignas(64) int64_t meter_t; /* when it last sampled (monotonic ns) */
@@ -225,6 +229,12 @@ void acx__executor_set_meter(acx_executor *ex, int cpus, int (*running)(void))
     ex->meter_fn = running != NULL ? running : nr_running;
 }
 
+void acx__executor_race_hook(acx_executor *ex,
+                             void (*fn)(acx_executor *, int where))
+{
+    __atomic_store_n(&ex->race, fn, __ATOMIC_RELAXED);
+}
+
 /* ---- the queue ------------------------------------------------------------ */
 
 /* Append W.  Any thread, no lock: the exchange orders the submits; the
@@ -236,12 +246,20 @@ static void q_link(acx_executor *ex, acx__work *w)
     __atomic_store_n(&prev->next, w, __ATOMIC_RELEASE);
 }
 
-/* Work queued or being linked (the tail is the placeholder only when the
- * queue is empty).  Sequentially consistent: a worker going idle and a
- * submit each look at what the other wrote first. */
+/* Work queued or being linked.  The tail is not enough: when a take of
+ * the last node puts the placeholder behind it just as a submit links
+ * its own, the placeholder lands behind the new node and becomes the
+ * tail with that node still queued (found: a task submitted as a worker
+ * took the one before it sat unseen while that worker ran a long task,
+ * and idle workers slept on).  The head, though, is the placeholder only
+ * when nothing is queued: it moves to a node before the placeholder goes
+ * behind one, so a look that finds the placeholder at the tail then sees
+ * a real head.  Sequentially consistent: a worker going idle and a submit
+ * each look at what the other wrote first. */
 static int q_nonempty(acx_executor *ex)
 {
-    return __atomic_load_n(&ex->qtail, __ATOMIC_SEQ_CST) != &ex->stub;
+    return __atomic_load_n(&ex->qtail, __ATOMIC_SEQ_CST) != &ex->stub ||
+           __atomic_load_n(&ex->qhead, __ATOMIC_SEQ_CST) != &ex->stub;
 }
 
 /* Take the oldest node (QMU held).  NULL when there is none, with *BUSY
@@ -249,14 +267,15 @@ static int q_nonempty(acx_executor *ex)
  * about to be reachable. */
 static acx__work *q_pop(acx_executor *ex, int *busy)
 {
-    acx__work *h = ex->qhead;
+    acx__work *h = __atomic_load_n(&ex->qhead, __ATOMIC_RELAXED);
     acx__work *n = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE);
     if (h == &ex->stub) {
         if (n == NULL) {
             *busy = q_nonempty(ex);
             return NULL;
         }
-        ex->qhead = h = n; /* skip the placeholder */
+        h = n; /* skip the placeholder */
+        __atomic_store_n(&ex->qhead, h, __ATOMIC_RELAXED);
         n = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE);
     }
     if (n == NULL) { /* H is the last node */
@@ -264,6 +283,10 @@ static acx__work *q_pop(acx_executor *ex, int *busy)
             *busy = 1;
             return NULL;
         }
+        void (*race)(acx_executor *, int) =
+            __atomic_load_n(&ex->race, __ATOMIC_RELAXED);
+        if (__builtin_expect(race != NULL, 0))
+            race(ex, ACX__RACE_LAST_POP);
         q_link(ex, &ex->stub); /* the placeholder goes behind it */
         n = __atomic_load_n(&h->next, __ATOMIC_ACQUIRE);
         if (n == NULL) {
@@ -271,7 +294,7 @@ static acx__work *q_pop(acx_executor *ex, int *busy)
             return NULL;
         }
     }
-    ex->qhead = n;
+    __atomic_store_n(&ex->qhead, n, __ATOMIC_RELAXED);
     return h;
 }
 
@@ -319,7 +342,8 @@ static size_t q_take(acx_executor *ex, acx__work **out, size_t max,
     q_lock(ex);
     while (k < max && (out[k] = q_pop(ex, busy)) != NULL) {
         k++;
-        if (k == 1 && share && max > 1 && ex->qhead != &ex->stub) {
+        if (k == 1 && share && max > 1 &&
+            __atomic_load_n(&ex->qhead, __ATOMIC_RELAXED) != &ex->stub) {
             size_t q = queue_share(ex);
             max = q < max ? q : max;
         }
@@ -626,9 +650,9 @@ static int watch_done(acx_executor *ex, struct worker *me)
     if (q_nonempty(ex) || __atomic_load_n(&ex->batched, __ATOMIC_SEQ_CST))
         return 0;
     __atomic_store_n(&ex->stuck, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&ex->watcher, 0, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(&ex->watcher, 1, __ATOMIC_SEQ_CST);
     if (q_nonempty(ex) || __atomic_load_n(&ex->batched, __ATOMIC_SEQ_CST)) {
-        __atomic_store_n(&ex->watcher, 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&ex->watcher, 1, __ATOMIC_SEQ_CST);
         return 0;
     }
     me->pubs_seen = pubs;
@@ -648,7 +672,7 @@ static int watch_done(acx_executor *ex, struct worker *me)
  * the meter and the cap hold to the CPUs). */
 static int watch(acx_executor *ex, struct worker *me)
 {
-    __atomic_store_n(&ex->watcher, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&ex->watcher, 1, __ATOMIC_SEQ_CST);
     long period = WATCH_MIN_NS;
     int slow = 0; /* workers that ran one task across the last look */
     for (;;) {
@@ -673,8 +697,13 @@ static int watch(acx_executor *ex, struct worker *me)
             /* Woken: work for us.  The wake-up may have been meant for
              * a sleeper (WAKING set, one FUTEX_WAKE): we take its place
              * and clear WAKING as it would have, or every later wake-up
-             * would wait for a worker that nobody woke. */
+             * would wait for a worker that nobody woke.  It may also have
+             * been an arm_watch's, sent as we became the watcher (it
+             * read WATCHER before we set it): the request would stand
+             * with nobody on it, so it goes on to another sleeper. */
             __atomic_store_n(&ex->waking, 0, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&ex->watch_wanted, __ATOMIC_SEQ_CST))
+                wake_sleepers(ex, 1);
             break;
         }
         int stuck = count_stuck(ex, &slow);
@@ -682,7 +711,7 @@ static int watch(acx_executor *ex, struct worker *me)
         if (stuck > 0 && !q_nonempty(ex))
             break; /* a stuck worker's batch may hold work: steal it */
     }
-    __atomic_store_n(&ex->watcher, 0, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(&ex->watcher, 1, __ATOMIC_SEQ_CST);
     return 1;
 }
 
