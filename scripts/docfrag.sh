@@ -4,7 +4,8 @@
 # docs/examples/*.acx or tests/run/ (programs make check compiles and
 # runs).  So the code a page shows cannot drift from code that works.
 # And every public name a page mentions (acx_*, ACX_*) must exist: acx_
-# names in the public headers, ACX_ macros and variables in the sources.
+# names in the public headers, ACX_ macros and variables in the sources
+# (the runtime, the generator, the tests and the Makefile).
 set -u
 missing=0
 for n in $(grep -ohE '\bacx_[a-z0-9][a-z0-9_]*\b' "$@" | grep -v '_$' | sort -u); do
@@ -12,7 +13,7 @@ for n in $(grep -ohE '\bacx_[a-z0-9][a-z0-9_]*\b' "$@" | grep -v '_$' | sort -u)
         { echo "FAIL: $n is named in the guides but declared nowhere"; missing=1; }
 done
 for n in $(grep -ohE '\bACX_[A-Z0-9][A-Z0-9_]*\b' "$@" | grep -v '_$' | sort -u); do
-    grep -rqw -- "$n" runtime gen Makefile ||
+    grep -rqw -- "$n" runtime gen tests Makefile ||
         { echo "FAIL: $n is named in the guides but defined nowhere"; missing=1; }
 done
 srcs=(docs/examples/*.acx tests/run/*.acx tests/run/*/*.acx)
