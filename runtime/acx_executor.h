@@ -132,10 +132,9 @@ typedef struct acx_executor_opts {
  * have run for 60 us or more.  Workers found asleep or blocked in a task
  * (sleeps, I/O) for 20 us-1 ms, or running one task for about 8 ms, do
  * not count, so blocking work still gets up to max_workers threads.  A
- * worker may take
- * a few items of a long queue at once, but an idle worker takes over
- * those that wait behind a task that blocks.  NULL with errno (EINVAL: a
- * negative max_workers; ENOMEM).  Any thread. */
+ * worker may take a few items of a long queue at once, but an idle
+ * worker takes over those that wait behind a task that blocks.  NULL
+ * with errno (EINVAL: a negative max_workers; ENOMEM).  Any thread. */
 acx_executor *acx_executor_new(const acx_executor_opts *opts);
 
 /* Queue FN(ARG) and return its future (one reference, for the caller:

@@ -442,8 +442,9 @@ static int nr_running(void)
  * Waking a worker when no CPU is idle only makes it take turns with a
  * busy thread: measured, a submitter filling one of two CPUs and a worker
  * the other ran a burst of no-op tasks 5-10 % faster than with a second
- * worker awake, which took a third of the submitter's CPU.  (The process's CPU clock cannot tell: it sees another thread's
- * running time only at scheduler ticks, 4 ms apart here.)  The count is
+ * worker awake, which took a third of the submitter's CPU.  (The
+ * process's CPU clock cannot tell: it sees another thread's running time
+ * only at scheduler ticks, 4 ms apart here.)  The count is
  * the machine's, so it is trusted only when this process may use every
  * CPU online; with a narrower affinity mask (taskset, a container's
  * cpuset) there is no meter, and where /proc cannot be read a sample
